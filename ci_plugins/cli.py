@@ -1,0 +1,187 @@
+"""ci-plugins command line: argv -> step -> exit code, nothing else.
+
+Every flag also reads CI_PLUGINS_<FLAG> (for --env-repo: CI_PLUGINS_ENV_REPO), so that
+pipeline templates stay short. Steps are imported only when their command runs, so that
+`--help` is fast and only `train` ever imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import TYPE_CHECKING, Any
+
+from ci_plugins import __version__
+
+if TYPE_CHECKING:
+    from ci_plugins.output import Output
+
+# One table: subcommand = step module = pipeline template name. A step is listed here
+# only once it is built.
+STEPS: dict[str, str] = {
+    "gate": "ci_plugins.steps.gate",
+}
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def load_step(name: str) -> ModuleType:
+    return importlib.import_module(STEPS[name])
+
+
+class _Parser(argparse.ArgumentParser):
+    """Adds flags whose default comes from CI_PLUGINS_<FLAG>."""
+
+    def flag(self, name: str, *, required: bool = False, **kwargs: Any) -> None:
+        env_name = "CI_PLUGINS_" + name.lstrip("-").upper().replace("-", "_")
+        env_value = os.environ.get(env_name)
+        help_text = kwargs.pop("help", "")
+        help_text += f" [env: {env_name}]"
+        if kwargs.get("action") == "store_true":
+            kwargs["default"] = (env_value or "").lower() in TRUE_WORDS
+        elif env_value:
+            kwargs["default"] = kwargs.get("type", str)(env_value)
+        self.add_argument(name, required=required and not env_value, help=help_text, **kwargs)
+
+
+def _common(parser: _Parser) -> None:
+    parser.flag(
+        "--config", type=Path, metavar="FILE", help="config file (default: ci-plugins.yaml)"
+    )
+    parser.flag("--json", action="store_true", help="print a JSON result on stdout")
+    parser.flag("--debug", action="store_true", help="show tracebacks for errors")
+
+
+def _gate(p: _Parser) -> None:
+    p.flag("--metrics", type=Path, metavar="FILE", required=True, help="metrics.json from train")
+    p.flag("--policy", type=Path, metavar="FILE", help="policy file (default: gate: in config)")
+    p.flag(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="metrics.json or release.yaml of what runs now",
+    )
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag("--advisory", action="store_true", help="report only; never fail the job")
+
+
+ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
+    "gate": _gate,
+}
+
+SUMMARIES: dict[str, str] = {
+    "train": "train the model; write model/, metrics.json, model-manifest.json",
+    "gate": "gate on evaluation metrics: absolute bounds and no regression",
+    "package": "push the model as an OCI artifact pinned by digest",
+    "render": "render the Helm chart for an environment with helm template",
+    "promote": "commit rendered manifests and a release record to the environment repo",
+    "verify": "wait until the cluster runs the committed release and it is healthy",
+    "rollback": "restore the last healthy release with a new commit",
+    "status": "show what runs in each environment, and why",
+}
+
+EPILOG = """exit codes: 0 done/passed/healthy, 1 a check said no, 2 bad input,
+3 an outside system failed, 4 a bug in ci-plugins, 130 interrupted"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ci-plugins",
+        description="GitOps CI/CD for ML models: train, gate, render, promote, verify, roll back.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ci-plugins {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in STEPS:
+        sub = commands.add_parser(
+            name,
+            help=SUMMARIES[name],
+            description=SUMMARIES[name].capitalize() + ".",
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        assert isinstance(sub, _Parser)
+        ARGUMENTS[name](sub)
+        _common(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    args = build_parser().parse_args(argv)
+    from ci_plugins.output import Output
+
+    out = Output()
+    try:
+        code = _run(args, out)
+    except KeyboardInterrupt:
+        out.error("interrupted; stopped before anything was half-written")
+        code = 130
+        _print_json(args, {"ok": False, "exit_code": code, "error": "interrupted"})
+    return code
+
+
+def _run(args: argparse.Namespace, out: Output) -> int:
+    from ci_plugins.errors import CiPluginsError
+    from ci_plugins.step import StepContext, StepResult
+
+    try:
+        module = load_step(args.command)
+        options = _options(module, args)
+        config = args.config or Path("ci-plugins.yaml")
+        ctx = StepContext(config_path=config, out=out, config_explicit=args.config is not None)
+        result: StepResult = module.run(ctx, options)
+    except CiPluginsError as exc:
+        if args.debug:
+            traceback.print_exc()
+        out.error(str(exc), hint=exc.hint)
+        _print_json(args, {"ok": False, "exit_code": exc.exit_code, "error": str(exc)})
+        return exc.exit_code
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        traceback.print_exc()
+        out.error(
+            f"ci-plugins {__version__} hit a bug ({type(exc).__name__}); please report it "
+            "with the traceback above"
+        )
+        _print_json(args, {"ok": False, "exit_code": 4, "error": repr(exc)})
+        return 4
+    if result.outputs:
+        out.set_outputs(result.outputs)
+    if result.summary:
+        out.add_summary(result.summary)
+    (out.info if result.ok else out.error)(result.message)
+    _print_json(args, {"ok": result.ok, "exit_code": result.exit_code, **result.data})
+    return result.exit_code
+
+
+def _options(module: ModuleType, args: argparse.Namespace) -> Any:
+    names = [field.name for field in dataclasses.fields(module.Options)]
+    return module.Options(**{name: getattr(args, name) for name in names})
+
+
+def _print_json(args: argparse.Namespace, payload: dict[str, Any]) -> None:
+    if getattr(args, "json", False):
+        from ci_plugins.redact import redact
+
+        document = {"command": args.command, **payload}
+        print(redact(json.dumps(document, sort_keys=True, default=str)), flush=True)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def entrypoint() -> None:
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The whole exception family. Only cli.py catches these; each kind has one exit code."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from typing import ClassVar
+
+from ci_plugins.redact import redact
+
+
+class CiPluginsError(Exception):
+    """An error the user can act on; str() is the one-line message."""
+
+    exit_code: ClassVar[int] = 4
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(redact(message))
+        self.hint = redact(hint) if hint else None
+
+
+class InputError(CiPluginsError):
+    """Bad input: usage, config, metrics or policy file, names (exit 2)."""
+
+    exit_code = 2
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = [redact(p) for p in problems]
+
+    def __str__(self) -> str:
+        head = super().__str__()
+        if not self.problems:
+            return head
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+
+class ExternalError(CiPluginsError):
+    """An outside system failed: git, helm, Kubernetes, registries, forge and CI APIs (exit 3)."""
+
+    exit_code = 3
+
+    @classmethod
+    def from_process(
+        cls,
+        argv: Sequence[str],
+        proc: subprocess.CompletedProcess[str],
+        *,
+        hint: str | None = None,
+    ) -> ExternalError:
+        """Name the command, its exit status and the end of its stderr (redacted)."""
+        tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-15:]
+        detail = "\n".join(f"  {line}" for line in tail)
+        command = " ".join(argv)
+        message = f"{command} failed with exit status {proc.returncode}"
+        if detail:
+            message += f":\n{detail}"
+        return cls(message, hint=hint)
+
+
+class PushRejectedError(ExternalError):
+    """The remote refused our push because it moved on; promote fetches and retries."""
+
+
+class Interrupted(CiPluginsError):
+    """SIGINT or SIGTERM arrived; work stopped cleanly (exit 130)."""
+
+    exit_code = 130

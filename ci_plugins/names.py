@@ -1,0 +1,43 @@
+"""Names that become paths, Helm releases or Kubernetes names: validated before any write."""
+
+from __future__ import annotations
+
+import re
+
+from ci_plugins.errors import InputError
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+APP_MAX = 53  # Helm release names are at most 53 characters
+ENV_MAX = 63  # a DNS-1123 label
+
+
+def dns_label_problem(value: object, *, max_length: int) -> str | None:
+    """Why value is not a DNS-1123 label of at most max_length characters, or None."""
+    if not isinstance(value, str):
+        return f"expected a string, got {type(value).__name__}"
+    if not value:
+        return "must not be empty"
+    if len(value) > max_length:
+        return f"{value!r} is {len(value)} characters long; at most {max_length} are allowed"
+    if not _DNS1123_LABEL.match(value):
+        return (
+            f"{value!r} is not a DNS-1123 label: use lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit (no '/', '..' or upper case)"
+        )
+    return None
+
+
+def check_app(value: str, *, what: str = "app") -> str:
+    """Return value if it is a valid app name; raise InputError (exit 2) otherwise."""
+    problem = dns_label_problem(value, max_length=APP_MAX)
+    if problem:
+        raise InputError(f"invalid {what} name: {problem}")
+    return value
+
+
+def check_env(value: str, *, what: str = "environment") -> str:
+    """Return value if it is a valid environment name; raise InputError (exit 2) otherwise."""
+    problem = dns_label_problem(value, max_length=ENV_MAX)
+    if problem:
+        raise InputError(f"invalid {what} name: {problem}")
+    return value

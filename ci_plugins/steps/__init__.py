@@ -1,0 +1,1 @@
+"""One module per step; each exposes Options and run(ctx, options) -> StepResult."""

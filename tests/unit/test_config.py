@@ -1,0 +1,141 @@
+"""ci-plugins.yaml validation: every problem at once, with key paths and suggestions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ci_plugins.config import SCHEMA_PATH, Config, load_config
+from ci_plugins.errors import InputError
+from tests.conftest import EXAMPLE, CliRunner, write_json, write_text
+
+
+def problems_of(tmp_path: Path, text: str) -> str:
+    path = write_text(tmp_path / "ci-plugins.yaml", text)
+    with pytest.raises(InputError) as caught:
+        load_config(path)
+    assert caught.value.exit_code == 2
+    return str(caught.value)
+
+
+def test_the_example_config_is_valid() -> None:
+    config = load_config(EXAMPLE / "ci-plugins.yaml")
+    assert config.app == "digits"
+    assert config.environment("prod").approval == "merge-request"
+    assert config.gate.metrics["accuracy"].min == 0.90
+
+
+def test_every_problem_is_reported_at_once_with_its_key_path(tmp_path: Path) -> None:
+    message = problems_of(
+        tmp_path,
+        """
+app: digits
+gate:
+  metrics:
+    accuracy: {min: high}
+  baselin: {}
+chart:
+  valuse: {}
+environments:
+  prod: {aproval: merge-request}
+""",
+    )
+    assert message.splitlines() == [
+        f"{tmp_path / 'ci-plugins.yaml'} has 4 problems",
+        "  gate.metrics.accuracy.min: expected a number, got 'high'",
+        "  gate.baselin: unknown key (did you mean 'baseline'?)",
+        "  chart.valuse: unknown key (did you mean 'values'?)",
+        "  environments.prod.aproval: unknown key (did you mean 'approval'?)",
+    ]
+
+
+def test_unknown_top_level_key_suggests_the_near_miss(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, "app: digits\nenviroments: {}\n")
+    assert "enviroments: unknown key (did you mean 'environments'?)" in message
+
+
+def test_missing_required_app_is_named(tmp_path: Path) -> None:
+    assert "app: required key is missing" in problems_of(tmp_path, "train: {}\n")
+
+
+def test_strings_are_not_coerced_into_booleans_or_numbers(tmp_path: Path) -> None:
+    message = problems_of(
+        tmp_path, 'app: digits\ntrain: {require_gpu: "true"}\ngate: {metrics: {a: {min: "0.9"}}}\n'
+    )
+    assert "train.require_gpu: expected true or false, got 'true'" in message
+    assert "gate.metrics.a.min: expected a number, got '0.9'" in message
+
+
+def test_approval_accepts_only_known_values(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, "app: digits\nenvironments: {prod: {approval: manual}}\n")
+    assert "environments.prod.approval: expected 'merge-request', got 'manual'" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        pytest.param("../x", "'../x' is not a DNS-1123 label", id="dot-dot"),
+        pytest.param("a/b", "'a/b' is not a DNS-1123 label", id="slash"),
+        pytest.param("Digits", "'Digits' is not a DNS-1123 label", id="upper-case"),
+        pytest.param("", "must not be empty", id="empty"),
+        pytest.param(
+            "a" * 54, "'" + "a" * 54 + "' is 54 characters long; at most 53", id="too-long"
+        ),
+        pytest.param("-x", "'-x' is not a DNS-1123 label", id="leading-dash"),
+    ],
+)
+def test_bad_app_names_are_rejected(tmp_path: Path, name: str, needle: str) -> None:
+    message = problems_of(tmp_path, f"app: {json.dumps(name)}\n")
+    assert f"app: {needle}" in message
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "Prod", '""', "a" * 64])
+def test_bad_environment_names_are_rejected(tmp_path: Path, name: str) -> None:
+    message = problems_of(tmp_path, f"app: digits\nenvironments:\n  {name}: {{}}\n")
+    assert "environments: key" in message
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, "app: digits\ngate: {metrics: [\n")
+    assert "is not valid YAML at line 3" in message
+
+
+def test_a_config_that_is_not_a_mapping_is_rejected(tmp_path: Path) -> None:
+    assert "must hold a mapping of keys, got a list" in problems_of(tmp_path, "- app\n")
+
+
+def test_unknown_environment_lists_the_known_ones() -> None:
+    config = load_config(EXAMPLE / "ci-plugins.yaml")
+    expected = r"unknown environment 'prd'.*dev, prod, staging"
+    with pytest.raises(InputError, match=expected) as caught:
+        config.environment("prd")
+    assert caught.value.hint is not None
+    assert "did you mean 'prod'?" in caught.value.hint
+
+
+def test_the_published_json_schema_matches_the_config_model() -> None:
+    published = json.loads(SCHEMA_PATH.read_text())
+    assert published == Config.model_json_schema(), "regenerate with: python -m ci_plugins.schema"
+
+
+def test_config_errors_through_the_cli_exit_2_without_traceback(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    write_text(tmp_path / "ci-plugins.yaml", "app: ../x\ngate: {metrics: {a: {min: 1}}}\n")
+    metrics = write_json(tmp_path / "m.json", {"metrics": {"a": 1}})
+    result = cli("gate", "--metrics", metrics)
+    assert result.exit_code == 2
+    assert "ci-plugins.yaml has 1 problem" in result.stderr
+    assert "app: '../x' is not a DNS-1123 label" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_explicit_config_that_does_not_exist_is_bad_input(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    metrics = write_json(tmp_path / "m.json", {"metrics": {"a": 1}})
+    result = cli("gate", "--metrics", metrics, "--config", "other.yaml")
+    assert result.exit_code == 2
+    assert "config file other.yaml does not exist" in result.stderr
