@@ -28,7 +28,15 @@ if TYPE_CHECKING:
 # One table: subcommand = step module = pipeline template name. A step is listed here
 # only once it is built.
 STEPS: dict[str, str] = {
+    # "train": "ci_plugins.steps.train",
     "gate": "ci_plugins.steps.gate",
+    # "package": "ci_plugins.steps.package",
+    # "render": "ci_plugins.steps.render",
+    # "promote": "ci_plugins.steps.promote",
+    # "verify": "ci_plugins.steps.verify",
+    # "rollback": "ci_plugins.steps.rollback",
+    # "unpin": "ci_plugins.steps.unpin",
+    # "status": "ci_plugins.steps.status",
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -74,8 +82,65 @@ def _gate(p: _Parser) -> None:
     p.flag("--advisory", action="store_true", help="report only; never fail the job")
 
 
+def _train(p: _Parser) -> None:
+    p.flag("--output-dir", type=Path, metavar="DIR", required=True, help="where model/ goes")
+
+
+def _package(p: _Parser) -> None:
+    p.flag("--model-dir", type=Path, metavar="DIR", required=True, help="model/ from train")
+    p.flag("--manifest", type=Path, metavar="FILE", required=True, help="model-manifest.json")
+    p.flag("--registry", metavar="REF", help="OCI repository to push to")
+
+
+def _render(p: _Parser) -> None:
+    p.flag("--manifest", type=Path, metavar="FILE", required=True, help="model-manifest.json")
+    p.flag("--env", metavar="ENV", required=True, help="environment from ci-plugins.yaml")
+    p.flag("--output-dir", type=Path, metavar="DIR", required=True, help="rendered manifests")
+
+
+def _promote(p: _Parser) -> None:
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--env", metavar="ENV", help="environment to write the rendered release to")
+    p.flag("--rendered", type=Path, metavar="DIR", help="output of ci-plugins render")
+    p.flag("--manifest", type=Path, metavar="FILE", help="model-manifest.json")
+    p.flag("--from-env", metavar="ENV", help="promote the release recorded in this environment")
+    p.flag("--to-env", metavar="ENV", help="... into this environment")
+
+
+def _verify(p: _Parser) -> None:
+    p.flag("--env", metavar="ENV", required=True, help="environment to verify")
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--app", metavar="APP", help="only this app (default: the config's app)")
+    p.flag("--kubeconfig", type=Path, metavar="FILE", help="default: KUBECONFIG")
+    p.flag("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+
+
+def _rollback(p: _Parser) -> None:
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--env", metavar="ENV", required=True, help="environment to roll back")
+
+
+def _unpin(p: _Parser) -> None:
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--env", metavar="ENV", required=True, help="environment to unpin the app in")
+
+
+def _status(p: _Parser) -> None:
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--env", metavar="ENV", help="only this environment")
+    p.flag("--history", action="store_true", help="list past releases from the repo's log")
+
+
 ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
+    "train": _train,
     "gate": _gate,
+    "package": _package,
+    "render": _render,
+    "promote": _promote,
+    "verify": _verify,
+    "rollback": _rollback,
+    "unpin": _unpin,
+    "status": _status,
 }
 
 SUMMARIES: dict[str, str] = {
@@ -85,7 +150,8 @@ SUMMARIES: dict[str, str] = {
     "render": "render the Helm chart for an environment with helm template",
     "promote": "commit rendered manifests and a release record to the environment repo",
     "verify": "wait until the cluster runs the committed release and it is healthy",
-    "rollback": "restore the last healthy release with a new commit",
+    "rollback": "restore the last healthy release with a new commit, and pin it",
+    "unpin": "let automatic promotions into an environment resume after a rollback",
     "status": "show what runs in each environment, and why",
 }
 

@@ -114,6 +114,14 @@ class EnvironmentConfig(Section):
     )
 
 
+class PackageConfig(Section):
+    """How `ci-plugins package` publishes the model (OCI artifact or serving image)."""
+
+
+class VerifyConfig(Section):
+    """How `ci-plugins verify` decides rollout health (READINESS.md budgets and rules)."""
+
+
 class Config(Section):
     """The whole ci-plugins.yaml."""
 
@@ -122,7 +130,9 @@ class Config(Section):
     app: AppName
     train: TrainConfig = Field(default_factory=TrainConfig)
     gate: GatePolicy = Field(default_factory=GatePolicy)
+    package: PackageConfig = Field(default_factory=PackageConfig)
     chart: ChartConfig = Field(default_factory=ChartConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
     env_repo: EnvRepoConfig = Field(default_factory=EnvRepoConfig)
     environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)
 
