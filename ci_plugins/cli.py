@@ -8,13 +8,10 @@ pipeline templates stay short. Steps are imported only when their command runs, 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
-import json
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType, ModuleType
@@ -198,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
+    import traceback
+
     from ci_plugins.errors import CiPluginsError
     from ci_plugins.step import StepContext, StepResult
 
@@ -233,12 +232,16 @@ def _run(args: argparse.Namespace, out: Output) -> int:
 
 
 def _options(module: ModuleType, args: argparse.Namespace) -> Any:
+    import dataclasses
+
     names = [field.name for field in dataclasses.fields(module.Options)]
     return module.Options(**{name: getattr(args, name) for name in names})
 
 
 def _print_json(args: argparse.Namespace, payload: dict[str, Any]) -> None:
     if getattr(args, "json", False):
+        import json
+
         from ci_plugins.redact import redact
 
         document = {"command": args.command, **payload}

@@ -1,0 +1,47 @@
+"""Shared timing helpers for the benchmark scripts: medians of repeated wall-clock runs."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+
+def median_seconds(action: Callable[[], object], *, runs: int, warmup: int = 1) -> float:
+    """Median wall time of `runs` calls of action, after `warmup` unmeasured calls."""
+    for _ in range(warmup):
+        action()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def command(
+    argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> Callable[[], object]:
+    """An action that runs argv and fails loudly when it exits non-zero."""
+
+    def run() -> object:
+        return subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    return run
+
+
+def report(name: str, ours: float, baseline: float, baseline_name: str, goal: str) -> str:
+    """One table row: ours vs the bare tool, in ms and as a ratio."""
+    return (
+        f"| {name} | {ours * 1000:.1f} ms | {baseline_name} {baseline * 1000:.1f} ms | "
+        f"{(ours - baseline) * 1000:+.1f} ms | {ours / baseline:.2f}x | {goal} |"
+    )
