@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType, ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ci_plugins import __version__
 
@@ -46,6 +46,8 @@ def load_step(name: str) -> ModuleType:
 class _Parser(argparse.ArgumentParser):
     """Adds flags whose default comes from CI_PLUGINS_<FLAG>."""
 
+    json_requested = False  # set by main() from argv, so usage errors can answer in JSON
+
     def flag(self, name: str, *, required: bool = False, **kwargs: Any) -> None:
         env_name = "CI_PLUGINS_" + name.lstrip("-").upper().replace("-", "_")
         env_value = os.environ.get(env_name)
@@ -56,6 +58,16 @@ class _Parser(argparse.ArgumentParser):
         elif env_value:
             kwargs["default"] = kwargs.get("type", str)(env_value)
         self.add_argument(name, required=required and not env_value, help=help_text, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """Usage errors exit 2; with --json they also print the result object."""
+        if self.json_requested or os.environ.get("CI_PLUGINS_JSON", "").lower() in TRUE_WORDS:
+            import json
+
+            command = self.prog.split()[-1] if " " in self.prog else None
+            document = {"command": command, "ok": False, "exit_code": 2, "error": message}
+            print(json.dumps(document, sort_keys=True), flush=True)
+        super().error(message)
 
 
 def _common(parser: _Parser) -> None:
@@ -181,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _Parser.json_requested = "--json" in argv
     args = build_parser().parse_args(argv)
     from ci_plugins.output import Output
 

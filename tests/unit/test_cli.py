@@ -122,3 +122,15 @@ def test_python_dash_m_and_version(cli: CliRunner) -> None:
     result = cli("--version")
     assert result.exit_code == 0
     assert result.stdout.startswith("ci-plugins ")
+
+
+def test_usage_errors_exit_2_and_still_print_json_when_asked(cli: CliRunner) -> None:
+    result = cli("gate", "--json")
+    assert result.exit_code == 2
+    assert "the following arguments are required: --metrics" in result.stderr
+    assert result.json == {
+        "command": "gate",
+        "ok": False,
+        "exit_code": 2,
+        "error": "the following arguments are required: --metrics",
+    }
