@@ -44,6 +44,7 @@ AppName = Annotated[
 ]
 EnvName = Annotated[str, _label(ENV_MAX), Field(description="DNS-1123 label")]
 Number = Annotated[float, AfterValidator(_finite)]
+NonNegative = Annotated[float, Field(ge=0), AfterValidator(_finite)]
 
 
 class Section(BaseModel):
@@ -62,11 +63,11 @@ class MetricBounds(Section):
 class BaselineRule(Section):
     """How far a metric may move against the release the environment runs now."""
 
-    max_drop: Number | None = Field(
-        default=None, ge=0, description="largest allowed decrease vs the baseline (absolute)"
+    max_drop: NonNegative | None = Field(
+        default=None, description="largest allowed decrease vs the baseline (absolute)"
     )
-    max_increase: Number | None = Field(
-        default=None, ge=0, description="largest allowed increase vs the baseline (absolute)"
+    max_increase: NonNegative | None = Field(
+        default=None, description="largest allowed increase vs the baseline (absolute)"
     )
 
 

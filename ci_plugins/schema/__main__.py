@@ -1,8 +1,15 @@
-"""`python -m ci_plugins.schema` rewrites ci-plugins.schema.json from the config model."""
+"""`python -m ci_plugins.schema`: rewrite ci-plugins.schema.json and docs/configuration.md."""
 
 import json
+from pathlib import Path
 
 from ci_plugins.config import SCHEMA_PATH, Config
+from ci_plugins.schema.reference import render_reference
 
-SCHEMA_PATH.write_text(json.dumps(Config.model_json_schema(), indent=2) + "\n", encoding="utf-8")
+schema = Config.model_json_schema()
+SCHEMA_PATH.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
 print(f"wrote {SCHEMA_PATH}")
+docs = Path(__file__).resolve().parents[2] / "docs"
+if docs.is_dir():  # a source checkout
+    (docs / "configuration.md").write_text(render_reference(schema), encoding="utf-8")
+    print(f"wrote {docs / 'configuration.md'}")
