@@ -101,6 +101,20 @@ class EnvRepoConfig(Section):
 
     url: str | None = Field(default=None, description="clone URL (https, ssh or a local path)")
     branch: str = Field(default="main", description="branch the GitOps controller watches")
+    forge: Literal["gitlab", "github"] | None = Field(
+        default=None,
+        description="where merge/pull requests are opened for environments with approval; "
+        "default: inferred from the URL's host, else from the CI system",
+    )
+    api_url: str | None = Field(
+        default=None,
+        description="GitLab: the instance URL (default: CI_SERVER_URL or https://<host>); "
+        "GitHub: the REST API root (default: GITHUB_API_URL or https://api.github.com)",
+    )
+    project: str | None = Field(
+        default=None,
+        description="GitLab project path or GitHub owner/repo; default: parsed from the URL",
+    )
 
 
 class EnvironmentConfig(Section):
