@@ -1,0 +1,205 @@
+"""The environment repository: read what runs where, and write releases as single commits.
+
+Layout (ARCHITECTURE.md): `environments/<env>/<app>/release.yaml`,
+`environments/<env>/<app>/manifests/*.yaml`, and `environments/<env>/<app>/pin.yaml` while
+an app is pinned after a rollback. Every checkout is a shallow, single-branch clone in a
+temporary directory that is removed afterwards, whatever happens.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from ci_plugins.adapters.git import Git, Remote, resolve_remote
+from ci_plugins.config import validate_model
+from ci_plugins.errors import ExternalError, InputError
+from ci_plugins.names import check_app, check_env
+from ci_plugins.release import ReleaseRecord
+
+ENVIRONMENTS = "environments"
+RELEASE_FILE = "release.yaml"
+MANIFESTS_DIR = "manifests"
+PIN_FILE = "pin.yaml"
+VERIFIED_TAG_PREFIX = "refs/tags/ci-plugins/verified"
+
+
+class Pin(BaseModel):
+    """Why an app is held at its release in one environment (environments/<env>/<app>/pin.yaml)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    app: str
+    environment: str
+    pinned_by: str = ""
+    reason: str = ""
+    pinned_at: str = ""
+    model_version: str = ""
+
+
+def app_path(env: str, app: str) -> str:
+    """`environments/<env>/<app>` after validating both names (InputError, exit 2)."""
+    return f"{ENVIRONMENTS}/{check_env(env)}/{check_app(app)}"
+
+
+class EnvRepoCheckout:
+    """A shallow clone of one branch of the environment repo."""
+
+    def __init__(self, root: Path, *, git: Git, branch: str, url: str) -> None:
+        self.root = root
+        self.git = git
+        self.branch = branch
+        self.url = url
+
+    @property
+    def head(self) -> str:
+        """The checked-out commit's sha; "" while the branch has no commit yet."""
+        proc = self.git.run("rev-parse", "--verify", "-q", "HEAD", check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    def app_dir(self, env: str, app: str) -> Path:
+        return self.root / app_path(env, app)
+
+    def read_release(self, env: str, app: str) -> ReleaseRecord | None:
+        """The release recorded for app in env, or None when there is none."""
+        text = self.read_text(f"{app_path(env, app)}/{RELEASE_FILE}")
+        if text is None:
+            return None
+        return release_from_text(text, source=f"{self.url}: {app_path(env, app)}/{RELEASE_FILE}")
+
+    def read_pin(self, env: str, app: str) -> Pin | None:
+        """The pin on app in env, or None when it is not pinned."""
+        text = self.read_text(f"{app_path(env, app)}/{PIN_FILE}")
+        if text is None:
+            return None
+        data = yaml.safe_load(text)
+        return validate_model(Pin, data, source=f"{app_path(env, app)}/{PIN_FILE}")
+
+    def manifest_files(self, env: str, app: str) -> list[Path]:
+        """The app's rendered manifests in env (sorted), [] when none are recorded."""
+        directory = self.app_dir(env, app) / MANIFESTS_DIR
+        if not directory.is_dir():
+            return []
+        return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+
+    def envs(self) -> list[str]:
+        """Environments that have at least one app, from the commit (sparse or not)."""
+        return self._children(ENVIRONMENTS)
+
+    def apps(self, env: str) -> list[str]:
+        """Apps recorded in env, from the commit (works in a sparse checkout too)."""
+        return self._children(f"{ENVIRONMENTS}/{check_env(env)}")
+
+    def read_text(self, relpath: str, *, commit: str | None = None) -> str | None:
+        """A file's text from the working tree (or `commit`); None when it does not exist."""
+        if commit is None:
+            path = self.root / relpath
+            if path.is_file():
+                return path.read_text(encoding="utf-8")
+            if not self.head or self._in_sparse_cone(relpath):
+                return None
+            commit = "HEAD"
+        proc = self.git.run("show", f"{commit}:{relpath}", check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def _children(self, relpath: str) -> list[str]:
+        if not self.head:
+            return []
+        proc = self.git.run("ls-tree", "--name-only", "HEAD", "--", relpath + "/", check=False)
+        names = [Path(line).name for line in proc.stdout.splitlines() if line]
+        return sorted(names)
+
+    def _in_sparse_cone(self, relpath: str) -> bool:
+        proc = self.git.run("config", "--get", "core.sparseCheckout", check=False)
+        if proc.stdout.strip() != "true":
+            return True  # a full checkout: the working tree is the truth
+        cones = self.git.run("sparse-checkout", "list", check=False).stdout.split()
+        return any(relpath == c or relpath.startswith(c.rstrip("/") + "/") for c in cones)
+
+
+def release_from_text(text: str, *, source: str) -> ReleaseRecord:
+    """Parse a release.yaml's text; InputError (exit 2) naming source when it is not valid."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source} is not valid YAML: {exc}") from None
+    return validate_model(ReleaseRecord, data, source=source)
+
+
+@contextmanager
+def checkout(
+    url: str,
+    *,
+    branch: str = "main",
+    sparse: Sequence[str] | None = None,
+    depth: int | None = 1,
+    environ: Mapping[str, str] | None = None,
+) -> Iterator[EnvRepoCheckout]:
+    """A shallow single-branch clone of url in a temp dir, removed afterwards.
+
+    `sparse`: check out only these directories (cone mode). A repo or branch with no
+    commit yet gives an empty checkout (`head == ""`). ExternalError (exit 3) when the
+    remote is unreachable or refuses us; the message never holds a token.
+    """
+    remote = resolve_remote(url, environ=environ)
+    tmp = Path(tempfile.mkdtemp(prefix="ci-plugins-envrepo-"))
+    try:
+        root = tmp / "repo"
+        _clone(remote, root, tmp=tmp, branch=branch, sparse=sparse, depth=depth, environ=environ)
+        git = Git(root, remote=remote, environ=environ)
+        yield EnvRepoCheckout(root, git=git, branch=branch, url=remote.display)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _clone(
+    remote: Remote,
+    root: Path,
+    *,
+    tmp: Path,
+    branch: str,
+    sparse: Sequence[str] | None,
+    depth: int | None,
+    environ: Mapping[str, str] | None,
+) -> None:
+    outside = Git(tmp, remote=remote, environ=environ)
+    argv = ["clone", "--quiet", "--single-branch", "--no-tags", "--branch", branch]
+    if depth:
+        argv += ["--depth", str(depth)]
+    if sparse is not None:
+        argv += ["--sparse", "--filter=blob:none"]
+    proc = outside.run(*argv, "--", remote.url, str(root), check=False)
+    if proc.returncode != 0:
+        stderr = proc.stderr.lower()
+        if f"remote branch {branch.lower()} not found" not in stderr:
+            raise outside._error(["git", *argv, "--", remote.url, str(root)], proc)
+        _init_empty(remote, root, branch=branch, environ=environ)
+        return
+    if sparse is not None:
+        git = Git(root, remote=remote, environ=environ)
+        git.run("sparse-checkout", "set", "--cone", "--", *sparse)
+
+
+def _init_empty(
+    remote: Remote, root: Path, *, branch: str, environ: Mapping[str, str] | None
+) -> None:
+    """The remote has no such branch yet: start it (the first promote creates it)."""
+    root.mkdir(parents=True)
+    git = Git(root, remote=remote, environ=environ)
+    git.run("init", "--quiet", "--initial-branch", branch)
+    git.run("remote", "add", "origin", remote.url)
+    refs = git.run("ls-remote", "--heads", "origin", check=False)
+    if refs.returncode != 0:
+        raise git._error(["git", "ls-remote", "--heads", "origin"], refs)
+    if refs.stdout.strip() and f"refs/heads/{branch}" not in refs.stdout:
+        names = ", ".join(line.split("refs/heads/")[-1] for line in refs.stdout.splitlines())
+        raise ExternalError(
+            f"the environment repo {remote.display} has no branch {branch!r} (it has {names})",
+            hint="set env_repo.branch in ci-plugins.yaml to the branch Argo CD / Flux watches",
+        )
