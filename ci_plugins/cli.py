@@ -28,7 +28,7 @@ STEPS: dict[str, str] = {
     # "train": "ci_plugins.steps.train",
     "gate": "ci_plugins.steps.gate",
     # "package": "ci_plugins.steps.package",
-    # "render": "ci_plugins.steps.render",
+    "render": "ci_plugins.steps.render",
     # "promote": "ci_plugins.steps.promote",
     # "verify": "ci_plugins.steps.verify",
     # "rollback": "ci_plugins.steps.rollback",
@@ -105,6 +105,12 @@ def _render(p: _Parser) -> None:
     p.flag("--manifest", type=Path, metavar="FILE", required=True, help="model-manifest.json")
     p.flag("--env", metavar="ENV", required=True, help="environment from ci-plugins.yaml")
     p.flag("--output-dir", type=Path, metavar="DIR", required=True, help="rendered manifests")
+    p.flag(
+        "--diff-against",
+        type=Path,
+        metavar="DIR",
+        help="an earlier render: summarise what changes (Markdown, step summary)",
+    )
 
 
 def _promote(p: _Parser) -> None:
