@@ -1,0 +1,285 @@
+"""Merge requests (GitLab) and pull requests (GitHub): one entry point for each use.
+
+- `open_or_update_change_request`: promote calls it after pushing a branch for an
+  environment with `approval: merge-request`; it updates the open MR/PR for that branch
+  instead of opening another.
+- `upsert_report_comment`: the gate report on the pipeline's own MR/PR, one comment
+  edited in place (found by a hidden marker) instead of a new one per pipeline.
+
+Which forge, API and project come from `env_repo` in ci-plugins.yaml, else from the repo
+URL and the CI variables; tokens from CI_PLUGINS_GITLAB_TOKEN / GITLAB_TOKEN or
+CI_PLUGINS_GITHUB_TOKEN / GITHUB_TOKEN (docs/approvals.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ci_plugins.adapters.forge_api import (
+    NAMES,
+    ForgeKind,
+    ForgeTarget,
+    find_token,
+    with_marker,
+    with_retries,
+)
+from ci_plugins.config import EnvRepoConfig
+from ci_plugins.errors import InputError
+from ci_plugins.step import REAL_CLOCK, Clock
+
+_SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>[^/\s].*)$")
+
+
+def open_or_update_change_request(
+    *,
+    repo_url: str,
+    source_branch: str,
+    target_branch: str,
+    title: str,
+    body: str,
+    config: EnvRepoConfig,
+    environ: Mapping[str, str],
+    clock: Clock = REAL_CLOCK,
+) -> str:
+    """Open the MR/PR source_branch -> target_branch, or update the open one; return its URL.
+
+    Raises InputError (exit 2) when the forge, project or token cannot be determined, and
+    ExternalError (exit 3) when the API fails (5xx answers are retried a few times first).
+    """
+    target = resolve_target(repo_url, config, environ)
+    if target.kind == "gitlab":
+        from ci_plugins.adapters import gitlab
+
+        def call() -> str:
+            return gitlab.open_or_update_merge_request(
+                target,
+                source_branch=source_branch,
+                target_branch=target_branch,
+                title=title,
+                body=body,
+            )
+
+    else:
+        from ci_plugins.adapters import github
+
+        def call() -> str:
+            return github.open_or_update_pull_request(
+                target,
+                source_branch=source_branch,
+                target_branch=target_branch,
+                title=title,
+                body=body,
+            )
+
+    return with_retries(call, clock=clock)
+
+
+def upsert_report_comment(
+    *,
+    config: EnvRepoConfig | None,
+    environ: Mapping[str, str],
+    change_request: int | None,
+    marker: str,
+    body: str,
+    clock: Clock = REAL_CLOCK,
+) -> str:
+    """Post or edit in place our one comment (found by marker) on the pipeline's MR/PR.
+
+    The MR/PR is change_request, else the one the CI variables name (GitLab:
+    CI_MERGE_REQUEST_IID in CI_MERGE_REQUEST_PROJECT_ID/CI_PROJECT_ID; GitHub: the
+    pull request number in GITHUB_EVENT_PATH of GITHUB_REPOSITORY). Returns the comment's
+    URL. Raises InputError (exit 2) when those are missing, ExternalError (exit 3) when
+    the API fails.
+    """
+    marker, body = with_marker(marker, body)
+    kind = _ci_forge(environ) or (config.forge if config else None)
+    if kind is None:
+        raise InputError(
+            "cannot tell whether to comment on GitLab or GitHub: not running in GitLab CI "
+            "or GitHub Actions",
+            hint="set env_repo.forge in ci-plugins.yaml",
+        )
+    api_url = _comment_api_url(kind, config, environ)
+    if kind == "gitlab":
+        from ci_plugins.adapters import gitlab
+
+        project = _required(environ, "CI_MERGE_REQUEST_PROJECT_ID", "CI_PROJECT_ID")
+        iid = change_request or _number(environ, "CI_MERGE_REQUEST_IID")
+        token, variable = find_token(kind, environ, purpose="comment on merge requests")
+        target = ForgeTarget(kind, api_url, project, token, variable)
+        return with_retries(
+            lambda: gitlab.upsert_note(target, iid=iid, marker=marker, body=body), clock=clock
+        )
+    from ci_plugins.adapters import github
+
+    repository = _required(environ, "GITHUB_REPOSITORY")
+    number = change_request or _pull_request_number(environ)
+    token, variable = find_token(kind, environ, purpose="comment on pull requests")
+    target = ForgeTarget(kind, api_url, repository, token, variable)
+    return with_retries(
+        lambda: github.upsert_issue_comment(target, number=number, marker=marker, body=body),
+        clock=clock,
+    )
+
+
+def resolve_target(repo_url: str, config: EnvRepoConfig, environ: Mapping[str, str]) -> ForgeTarget:
+    """Which forge, API URL, project and token serve the environment repo at repo_url."""
+    host = url_host(repo_url)
+    kind = config.forge or _infer_forge(host, environ)
+    if kind is None:
+        raise InputError(
+            f"cannot tell whether the environment repo {repo_url} is on GitLab or GitHub",
+            hint="set env_repo.forge (gitlab or github) in ci-plugins.yaml",
+        )
+    project = config.project or parse_project(repo_url)
+    if not project or (kind == "github" and project.count("/") != 1):
+        expected = "owner/repo" if kind == "github" else "group/project"
+        raise InputError(
+            f"cannot tell the {NAMES[kind]} project from the environment repo URL {repo_url}",
+            hint=f"set env_repo.project ({expected}) in ci-plugins.yaml",
+        )
+    api_url = config.api_url or _default_api_url(kind, host, environ)
+    if api_url is None:
+        raise InputError(
+            f"cannot tell the {NAMES[kind]} API URL for {repo_url}",
+            hint="set env_repo.api_url in ci-plugins.yaml",
+        )
+    token, variable = find_token(kind, environ, purpose=f"open a {_change_request_name(kind)}")
+    return ForgeTarget(kind, _api_root(kind, api_url), project, token, variable)
+
+
+def url_host(repo_url: str) -> str | None:
+    """The host[:port] of an https/ssh/scp-like git URL; None for local paths."""
+    parts = urlsplit(repo_url)
+    if parts.scheme in ("http", "https"):
+        return (parts.hostname or "") + (f":{parts.port}" if parts.port else "") or None
+    if parts.scheme in ("ssh", "git", "git+ssh", "ssh+git"):
+        return parts.hostname or None
+    match = _SCP_LIKE.match(repo_url)
+    if not parts.scheme and match and not Path(repo_url).exists():
+        return match.group("host")
+    return None
+
+
+def parse_project(repo_url: str) -> str | None:
+    """group/sub/project (GitLab) or owner/repo (GitHub) from a git URL; None if none."""
+    if url_host(repo_url) is None:
+        return None
+    parts = urlsplit(repo_url)
+    path = parts.path if parts.scheme else _SCP_LIKE.match(repo_url).group("path")  # type: ignore[union-attr]
+    project = path.strip("/").removesuffix(".git").strip("/")
+    return project if "/" in project else None
+
+
+def _infer_forge(host: str | None, environ: Mapping[str, str]) -> ForgeKind | None:
+    hostname = (host or "").split(":")[0].lower()
+    if hostname == "github.com" or hostname.startswith("github."):
+        return "github"
+    if "gitlab" in hostname:
+        return "gitlab"
+    if hostname and hostname == environ.get("CI_SERVER_HOST", "").lower():
+        return "gitlab"
+    if hostname and hostname == _hostname(environ.get("GITHUB_SERVER_URL", "")):
+        return "github"
+    return _ci_forge(environ)
+
+
+def _ci_forge(environ: Mapping[str, str]) -> ForgeKind | None:
+    if environ.get("GITLAB_CI") == "true":
+        return "gitlab"
+    if environ.get("GITHUB_ACTIONS") == "true":
+        return "github"
+    return None
+
+
+def _default_api_url(kind: ForgeKind, host: str | None, environ: Mapping[str, str]) -> str | None:
+    hostname = (host or "").split(":")[0].lower()
+    if kind == "gitlab":
+        ci_url = environ.get("CI_API_V4_URL") or environ.get("CI_SERVER_URL")
+        if ci_url and (not host or hostname == _hostname(ci_url)):
+            return ci_url
+        return f"https://{host}" if host else None
+    ci_api = environ.get("GITHUB_API_URL")
+    server = _hostname(environ.get("GITHUB_SERVER_URL", "")) or "github.com"
+    if ci_api and (not host or hostname == server):
+        return ci_api
+    if not host or hostname == "github.com":
+        return "https://api.github.com"
+    return f"https://{host}/api/v3"  # GitHub Enterprise Server
+
+
+def _comment_api_url(
+    kind: ForgeKind, config: EnvRepoConfig | None, environ: Mapping[str, str]
+) -> str:
+    ci_url = (
+        environ.get("CI_API_V4_URL") or environ.get("CI_SERVER_URL")
+        if kind == "gitlab"
+        else environ.get("GITHUB_API_URL")
+    )
+    configured = config.api_url if config and config.forge in (None, kind) else None
+    fallback = None if kind == "gitlab" else "https://api.github.com"
+    api_url = ci_url or configured or fallback
+    if api_url is None:
+        raise InputError(
+            "cannot tell the GitLab API URL: CI_API_V4_URL and CI_SERVER_URL are not set",
+            hint="run in GitLab CI or set env_repo.api_url in ci-plugins.yaml",
+        )
+    return _api_root(kind, api_url)
+
+
+def _api_root(kind: ForgeKind, api_url: str) -> str:
+    """python-gitlab wants the instance URL and adds /api/v4 itself."""
+    url = api_url.rstrip("/")
+    return url.removesuffix("/api/v4") if kind == "gitlab" else url
+
+
+def _hostname(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _change_request_name(kind: ForgeKind) -> str:
+    return "merge request" if kind == "gitlab" else "pull request"
+
+
+def _required(environ: Mapping[str, str], *names: str) -> str:
+    for name in names:
+        if environ.get(name):
+            return environ[name]
+    raise InputError(
+        f"{' or '.join(names)} is not set: not a merge request pipeline?",
+        hint="comment only from merge/pull request pipelines, or pass the number explicitly",
+    )
+
+
+def _number(environ: Mapping[str, str], name: str) -> int:
+    value = _required(environ, name)
+    if not value.isdigit():
+        raise InputError(f"{name} must be a number, got {value!r}")
+    return int(value)
+
+
+def _pull_request_number(environ: Mapping[str, str]) -> int:
+    """The PR number from the workflow's event payload (pull_request or issue_comment)."""
+    path = _required(environ, "GITHUB_EVENT_PATH")
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the GitHub event payload {path}: {exc}") from None
+    pull = event.get("pull_request") if isinstance(event, dict) else None
+    issue = event.get("issue") if isinstance(event, dict) else None
+    if isinstance(pull, dict) and isinstance(pull.get("number"), int):
+        return int(pull["number"])
+    if (
+        isinstance(issue, dict)
+        and issue.get("pull_request")
+        and isinstance(issue.get("number"), int)
+    ):
+        return int(issue["number"])
+    raise InputError(
+        f"the GitHub event in {path} is not about a pull request",
+        hint="run the report comment on pull_request events, or pass the number explicitly",
+    )

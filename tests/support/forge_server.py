@@ -1,0 +1,574 @@
+"""A local GitLab v4 / GitHub REST server for the few calls ci-plugins makes.
+
+Not a mock of the client libraries: python-gitlab and PyGithub talk real HTTP to it on
+127.0.0.1. Responses follow the shapes of the public API docs (merge requests, notes,
+pull requests, issue comments), errors use the bodies those APIs send, and every
+request is recorded. `fail(status, ...)` makes the next matching request(s) answer with
+an error (401/403/404/409/422/500...).
+
+    with ForgeServer(token="glpat-...") as server:
+        server.add_gitlab_project("platform/environments")
+        ...  server.url, server.requests, server.gitlab_mrs("platform/environments")
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+NOW = "2026-11-22T04:00:00.000Z"
+GITHUB_NOW = "2026-11-22T04:00:00Z"
+DOCS = "https://docs.github.com/rest"
+
+GITLAB_ERRORS: dict[int, Any] = {
+    401: {"message": "401 Unauthorized"},
+    403: {"message": "403 Forbidden"},
+    404: {"message": "404 Project Not Found"},
+    409: {"message": ["Another open merge request already exists for this source branch: !1"]},
+    422: {"message": ["Source branch does not exist"]},
+    500: {"message": "500 Internal Server Error"},
+    502: {"message": "502 Bad Gateway"},
+}
+GITHUB_ERRORS: dict[int, Any] = {
+    401: {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"},
+    403: {
+        "message": "Resource not accessible by integration",
+        "documentation_url": f"{DOCS}/pulls/pulls#create-a-pull-request",
+        "status": "403",
+    },
+    404: {"message": "Not Found", "documentation_url": DOCS, "status": "404"},
+    422: {
+        "message": "Validation Failed",
+        "errors": [
+            {
+                "resource": "PullRequest",
+                "code": "custom",
+                "message": "No commits between main and promote/prod/digits",
+            }
+        ],
+        "documentation_url": f"{DOCS}/pulls/pulls#create-a-pull-request",
+        "status": "422",
+    },
+    500: {"message": "Server Error", "status": "500"},
+    502: {"message": "Server Error", "status": "502"},
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # as sent (percent-encoded), without the query
+    segments: tuple[str, ...]  # the path's parts, each decoded
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Fault:
+    status: int
+    method: str | None
+    path_contains: str | None
+    times: int
+    body: Any
+
+
+@dataclass
+class _Project:
+    id: int
+    path: str
+    mrs: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass
+class _Repo:
+    id: int
+    full_name: str
+    pulls: list[dict[str, Any]] = field(default_factory=list)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class ForgeServer:
+    """GitLab (/api/v4/...) and GitHub (/repos/...) on one local port."""
+
+    def __init__(self, *, token: str) -> None:
+        self.token = token
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self.projects: dict[str, _Project] = {}
+        self.repos: dict[str, _Repo] = {}
+        self._ids = 100
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> ForgeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    # -- setup and inspection ----------------------------------------------------------
+    def add_gitlab_project(self, path: str) -> int:
+        project = _Project(id=self._next_id(), path=path)
+        self.projects[path] = project
+        return project.id
+
+    def add_github_repo(self, full_name: str) -> None:
+        self.repos[full_name] = _Repo(id=self._next_id(), full_name=full_name)
+
+    def fail(
+        self,
+        status: int,
+        *,
+        method: str | None = None,
+        path_contains: str | None = None,
+        times: int = 1,
+        body: Any = None,
+    ) -> None:
+        """Answer the next `times` matching requests with status (default body per API)."""
+        self.faults.append(Fault(status, method, path_contains, times, body))
+
+    def gitlab_mrs(self, path: str) -> list[dict[str, Any]]:
+        return self.projects[path].mrs
+
+    def gitlab_notes(self, path: str, iid: int) -> list[dict[str, Any]]:
+        return self.projects[path].notes.get(iid, [])
+
+    def github_pulls(self, full_name: str) -> list[dict[str, Any]]:
+        return self.repos[full_name].pulls
+
+    def github_comments(self, full_name: str, number: int) -> list[dict[str, Any]]:
+        return self.repos[full_name].comments.get(number, [])
+
+    def writes(self) -> list[Request]:
+        return [r for r in self.requests if r.method in ("POST", "PUT", "PATCH")]
+
+    # -- dispatch ----------------------------------------------------------------------
+    def handle(self, request: Request) -> tuple[int, Any]:
+        with self._lock:
+            self.requests.append(request)
+            github = not request.path.startswith("/api/v4/")
+            fault = self._take_fault(request)
+            if fault is not None:
+                defaults = GITHUB_ERRORS if github else GITLAB_ERRORS
+                if fault.body is not None:
+                    return fault.status, fault.body
+                return fault.status, defaults.get(fault.status, {"message": "error"})
+            if not self._authorized(request, github=github):
+                return 401, (GITHUB_ERRORS if github else GITLAB_ERRORS)[401]
+            if github:
+                return self._github(request)
+            return self._gitlab(request)
+
+    def _take_fault(self, request: Request) -> Fault | None:
+        for fault in self.faults:
+            if fault.times <= 0:
+                continue
+            if fault.method and fault.method != request.method:
+                continue
+            if fault.path_contains and fault.path_contains not in request.path:
+                continue
+            fault.times -= 1
+            return fault
+        return None
+
+    def _authorized(self, request: Request, *, github: bool) -> bool:
+        if github:
+            scheme, _, value = request.headers.get("authorization", "").partition(" ")
+            return scheme.lower() in ("token", "bearer") and value == self.token
+        return request.headers.get("private-token") == self.token
+
+    def _next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    # -- GitLab v4 ---------------------------------------------------------------------
+    def _gitlab(self, request: Request) -> tuple[int, Any]:
+        parts = list(request.segments[2:])
+        if len(parts) < 3 or parts[0] != "projects" or parts[2] != "merge_requests":
+            return 404, {"error": "404 Not Found"}
+        project = self._project(parts[1])
+        if project is None:
+            return 404, GITLAB_ERRORS[404]
+        rest, method = parts[3:], request.method
+        if not rest and method == "GET":
+            return 200, [mr for mr in project.mrs if _gitlab_matches(mr, request.query)]
+        if not rest and method == "POST":
+            return self._gitlab_create_mr(project, request.body)
+        mr = next((m for m in project.mrs if rest and str(m["iid"]) == rest[0]), None)
+        if mr is None:
+            return 404, {"message": "404 Not found"}
+        if len(rest) == 1 and method == "GET":
+            return 200, mr
+        if len(rest) == 1 and method == "PUT":
+            mr.update({k: v for k, v in request.body.items() if k in ("title", "description")})
+            mr["updated_at"] = NOW
+            return 200, mr
+        if len(rest) >= 2 and rest[1] == "notes":
+            return self._gitlab_notes(project, mr, rest[2:], request)
+        return 404, {"error": "404 Not Found"}
+
+    def _project(self, ident: str) -> _Project | None:
+        for project in self.projects.values():
+            if ident in (project.path, str(project.id)):
+                return project
+        return None
+
+    def _gitlab_create_mr(self, project: _Project, body: dict[str, Any]) -> tuple[int, Any]:
+        for mr in project.mrs:
+            same = (mr["source_branch"], mr["target_branch"]) == (
+                body["source_branch"],
+                body["target_branch"],
+            )
+            if mr["state"] == "opened" and same:
+                message = "Another open merge request already exists for this source branch"
+                return 409, {"message": [f"{message}: !{mr['iid']}"]}
+        mr = gitlab_merge_request(self.url, project, iid=len(project.mrs) + 1, id=self._next_id())
+        mr.update({k: body[k] for k in ("source_branch", "target_branch", "title")})
+        mr["description"] = body.get("description")
+        mr["force_remove_source_branch"] = body.get("remove_source_branch")
+        project.mrs.append(mr)
+        return 201, mr
+
+    def _gitlab_notes(
+        self, project: _Project, mr: dict[str, Any], rest: list[str], request: Request
+    ) -> tuple[int, Any]:
+        notes = project.notes.setdefault(mr["iid"], [])
+        if not rest and request.method == "GET":
+            return 200, notes
+        if not rest and request.method == "POST":
+            note = gitlab_note(project, mr, id=self._next_id(), body=request.body["body"])
+            notes.append(note)
+            return 201, note
+        note = next((n for n in notes if rest and str(n["id"]) == rest[0]), None)
+        if note is not None and request.method == "PUT":
+            note["body"] = request.body["body"]
+            note["updated_at"] = NOW
+            return 200, note
+        return 404, {"message": "404 Note Not Found"}
+
+    # -- GitHub REST -------------------------------------------------------------------
+    def _github(self, request: Request) -> tuple[int, Any]:
+        parts = list(request.segments)
+        if len(parts) < 4 or parts[0] != "repos":
+            return 404, GITHUB_ERRORS[404]
+        repo = self.repos.get(f"{parts[1]}/{parts[2]}")
+        if repo is None:
+            return 404, GITHUB_ERRORS[404]
+        rest, method = parts[3:], request.method
+        if rest == ["pulls"] and method == "GET":
+            return 200, [p for p in repo.pulls if _github_matches(p, request.query)]
+        if rest == ["pulls"] and method == "POST":
+            return self._github_create_pull(repo, request.body)
+        if len(rest) == 2 and rest[0] == "pulls" and method == "PATCH":
+            pull = next((p for p in repo.pulls if str(p["number"]) == rest[1]), None)
+            if pull is None:
+                return 404, GITHUB_ERRORS[404]
+            pull.update({k: v for k, v in request.body.items() if k in ("title", "body")})
+            pull["updated_at"] = GITHUB_NOW
+            return 200, pull
+        if len(rest) == 3 and rest[0] == "issues" and rest[2] == "comments":
+            return self._github_comments(repo, int(rest[1]), request)
+        if len(rest) == 3 and rest[:2] == ["issues", "comments"] and method == "PATCH":
+            for comments in repo.comments.values():
+                for comment in comments:
+                    if str(comment["id"]) == rest[2]:
+                        comment["body"] = request.body["body"]
+                        comment["updated_at"] = GITHUB_NOW
+                        return 200, comment
+        return 404, GITHUB_ERRORS[404]
+
+    def _github_create_pull(self, repo: _Repo, body: dict[str, Any]) -> tuple[int, Any]:
+        owner = repo.full_name.split("/")[0]
+        for pull in repo.pulls:
+            if pull["state"] == "open" and pull["head"]["ref"] == body["head"]:
+                error = GITHUB_ERRORS[422] | {
+                    "errors": [
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"A pull request already exists for {owner}:{body['head']}.",
+                        }
+                    ]
+                }
+                return 422, error
+        number = len(repo.pulls) + 1
+        pull = github_pull(self.url, repo, number=number, id=self._next_id(), spec=body)
+        repo.pulls.append(pull)
+        return 201, pull
+
+    def _github_comments(self, repo: _Repo, number: int, request: Request) -> tuple[int, Any]:
+        if not any(p["number"] == number for p in repo.pulls):
+            return 404, GITHUB_ERRORS[404]
+        comments = repo.comments.setdefault(number, [])
+        if request.method == "GET":
+            return 200, comments
+        comment = github_comment(
+            self.url, repo, number, id=self._next_id(), body=request.body["body"]
+        )
+        comments.append(comment)
+        return 201, comment
+
+
+def _gitlab_matches(mr: dict[str, Any], query: dict[str, str]) -> bool:
+    keys = ("state", "source_branch", "target_branch")
+    return all(mr[k] == query[k] for k in keys if k in query)
+
+
+def _github_matches(pull: dict[str, Any], query: dict[str, str]) -> bool:
+    if query.get("state", "open") not in ("all", pull["state"]):
+        return False
+    if "head" in query and query["head"] != pull["head"]["label"]:
+        return False
+    return "base" not in query or query["base"] == pull["base"]["ref"]
+
+
+# -- realistic documents (fields as in the GitLab and GitHub REST docs) ------------------
+def _gitlab_user() -> dict[str, Any]:
+    return {
+        "id": 7,
+        "username": "project_42_bot",
+        "name": "ci-plugins bot",
+        "state": "active",
+        "locked": False,
+        "avatar_url": None,
+        "web_url": "https://gitlab.example.com/project_42_bot",
+    }
+
+
+def gitlab_merge_request(base: str, project: _Project, *, iid: int, id: int) -> dict[str, Any]:
+    return {
+        "id": id,
+        "iid": iid,
+        "project_id": project.id,
+        "title": "",
+        "description": None,
+        "state": "opened",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "merged_by": None,
+        "merge_user": None,
+        "merged_at": None,
+        "closed_by": None,
+        "closed_at": None,
+        "target_branch": "main",
+        "source_branch": "",
+        "user_notes_count": 0,
+        "upvotes": 0,
+        "downvotes": 0,
+        "author": _gitlab_user(),
+        "assignees": [],
+        "assignee": None,
+        "reviewers": [],
+        "source_project_id": project.id,
+        "target_project_id": project.id,
+        "labels": [],
+        "draft": False,
+        "work_in_progress": False,
+        "milestone": None,
+        "merge_when_pipeline_succeeds": False,
+        "merge_status": "checking",
+        "detailed_merge_status": "checking",
+        "sha": "8888888888888888888888888888888888888888",
+        "merge_commit_sha": None,
+        "squash_commit_sha": None,
+        "discussion_locked": None,
+        "should_remove_source_branch": None,
+        "force_remove_source_branch": True,
+        "reference": f"!{iid}",
+        "references": {
+            "short": f"!{iid}",
+            "relative": f"!{iid}",
+            "full": f"{project.path}!{iid}",
+        },
+        "web_url": f"{base}/{project.path}/-/merge_requests/{iid}",
+        "time_stats": {
+            "time_estimate": 0,
+            "total_time_spent": 0,
+            "human_time_estimate": None,
+            "human_total_time_spent": None,
+        },
+        "squash": False,
+        "squash_on_merge": False,
+        "task_completion_status": {"count": 0, "completed_count": 0},
+        "has_conflicts": False,
+        "blocking_discussions_resolved": True,
+    }
+
+
+def gitlab_note(project: _Project, mr: dict[str, Any], *, id: int, body: str) -> dict[str, Any]:
+    return {
+        "id": id,
+        "type": None,
+        "body": body,
+        "attachment": None,
+        "author": _gitlab_user(),
+        "created_at": NOW,
+        "updated_at": NOW,
+        "system": False,
+        "noteable_id": mr["id"],
+        "noteable_type": "MergeRequest",
+        "project_id": project.id,
+        "resolvable": False,
+        "confidential": False,
+        "internal": False,
+        "noteable_iid": mr["iid"],
+        "commands_changes": {},
+    }
+
+
+def _github_user(base: str) -> dict[str, Any]:
+    return {
+        "login": "github-actions[bot]",
+        "id": 41898282,
+        "node_id": "MDM6Qm90NDE4OTgyODI=",
+        "avatar_url": "https://avatars.githubusercontent.com/in/15368?v=4",
+        "url": f"{base}/users/github-actions%5Bbot%5D",
+        "html_url": "https://github.com/apps/github-actions",
+        "type": "Bot",
+        "site_admin": False,
+    }
+
+
+def _github_repo(base: str, repo: _Repo) -> dict[str, Any]:
+    owner, name = repo.full_name.split("/")
+    return {
+        "id": repo.id,
+        "node_id": "R_kgDOExample",
+        "name": name,
+        "full_name": repo.full_name,
+        "private": True,
+        "owner": _github_user(base) | {"login": owner, "type": "Organization"},
+        "html_url": f"{base}/{repo.full_name}",
+        "url": f"{base}/repos/{repo.full_name}",
+        "default_branch": "main",
+    }
+
+
+def github_pull(
+    base: str, repo: _Repo, *, number: int, id: int, spec: dict[str, Any]
+) -> dict[str, Any]:
+    api = f"{base}/repos/{repo.full_name}"
+    owner = repo.full_name.split("/")[0]
+    repo_doc = _github_repo(base, repo)
+    html = f"{base}/{repo.full_name}/pull/{number}"
+    return {
+        "url": f"{api}/pulls/{number}",
+        "id": id,
+        "node_id": "PR_kwDOExample",
+        "html_url": html,
+        "diff_url": f"{html}.diff",
+        "patch_url": f"{html}.patch",
+        "issue_url": f"{api}/issues/{number}",
+        "commits_url": f"{api}/pulls/{number}/commits",
+        "review_comments_url": f"{api}/pulls/{number}/comments",
+        "review_comment_url": f"{api}/pulls/comments{{/number}}",
+        "comments_url": f"{api}/issues/{number}/comments",
+        "statuses_url": f"{api}/statuses/8888888888888888888888888888888888888888",
+        "number": number,
+        "state": "open",
+        "locked": False,
+        "title": spec["title"],
+        "user": _github_user(base),
+        "body": spec.get("body"),
+        "labels": [],
+        "milestone": None,
+        "active_lock_reason": None,
+        "created_at": GITHUB_NOW,
+        "updated_at": GITHUB_NOW,
+        "closed_at": None,
+        "merged_at": None,
+        "merge_commit_sha": None,
+        "assignee": None,
+        "assignees": [],
+        "requested_reviewers": [],
+        "requested_teams": [],
+        "head": {
+            "label": f"{owner}:{spec['head']}",
+            "ref": spec["head"],
+            "sha": "8888888888888888888888888888888888888888",
+            "user": repo_doc["owner"],
+            "repo": repo_doc,
+        },
+        "base": {
+            "label": f"{owner}:{spec['base']}",
+            "ref": spec["base"],
+            "sha": "7777777777777777777777777777777777777777",
+            "user": repo_doc["owner"],
+            "repo": repo_doc,
+        },
+        "_links": {
+            "self": {"href": f"{api}/pulls/{number}"},
+            "html": {"href": html},
+            "issue": {"href": f"{api}/issues/{number}"},
+            "comments": {"href": f"{api}/issues/{number}/comments"},
+        },
+        "author_association": "NONE",
+        "auto_merge": None,
+        "draft": bool(spec.get("draft", False)),
+    }
+
+
+def github_comment(base: str, repo: _Repo, number: int, *, id: int, body: str) -> dict[str, Any]:
+    api = f"{base}/repos/{repo.full_name}"
+    return {
+        "id": id,
+        "node_id": "IC_kwDOExample",
+        "url": f"{api}/issues/comments/{id}",
+        "html_url": f"{base}/{repo.full_name}/pull/{number}#issuecomment-{id}",
+        "body": body,
+        "user": _github_user(base),
+        "created_at": GITHUB_NOW,
+        "updated_at": GITHUB_NOW,
+        "issue_url": f"{api}/issues/{number}",
+        "author_association": "NONE",
+    }
+
+
+def _handler_for(server: ForgeServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+            return
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            segments = tuple(unquote(part) for part in split.path.strip("/").split("/"))
+            query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, document = server.handle(
+                Request(self.command, split.path, segments, query, headers, body)
+            )
+            data = json.dumps(document).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = _serve
+
+    return Handler
