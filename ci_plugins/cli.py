@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 STEPS: dict[str, str] = {
     # "train": "ci_plugins.steps.train",
     "gate": "ci_plugins.steps.gate",
-    # "package": "ci_plugins.steps.package",
+    "package": "ci_plugins.steps.package",
     "render": "ci_plugins.steps.render",
     # "promote": "ci_plugins.steps.promote",
     # "verify": "ci_plugins.steps.verify",

@@ -94,6 +94,9 @@ class ChartConfig(Section):
         default=None, description="chart directory; default: the chart shipped with ci-plugins"
     )
     values: dict[str, Any] = Field(default_factory=dict, description="the app's chart values")
+    timeout: float = Field(
+        default=120, gt=0, description="seconds `helm template` may take before it is stopped"
+    )
 
 
 class EnvRepoConfig(Section):
@@ -131,6 +134,27 @@ class EnvironmentConfig(Section):
 
 class PackageConfig(Section):
     """How `ci-plugins package` publishes the model (OCI artifact or serving image)."""
+
+    method: Literal["oci-artifact", "image"] = Field(
+        default="oci-artifact",
+        description="oci-artifact: push the SavedModel as an OCI artifact (no Docker needed); "
+        "image: build and push a TensorFlow Serving image with the model (needs a Docker engine)",
+    )
+    registry: str | None = Field(
+        default=None,
+        description="repository to push to, host[:port]/path (--registry overrides); "
+        "credentials: CI_PLUGINS_REGISTRY_USERNAME / CI_PLUGINS_REGISTRY_PASSWORD",
+    )
+    plain_http: bool | None = Field(
+        default=None,
+        description="talk plain HTTP to the registry; default: only for localhost/127.0.0.1",
+    )
+    base_image: str = Field(
+        default="tensorflow/serving:2.14.1@sha256:"
+        "fdc296e313fa4454173c5728fceda38f5d18cdb44c71a9f279ce61bc5818335e",
+        description="method image: the TensorFlow Serving base image, pinned by digest",
+    )
+
 
 
 class VerifyConfig(Section):

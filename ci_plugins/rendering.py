@@ -185,7 +185,13 @@ def render(
     with tempfile.TemporaryDirectory(prefix="ci-plugins-values-") as tmp:
         values_file = Path(tmp) / "values.json"
         values_file.write_text(canonical_json(values), encoding="utf-8")
-        stream = helm.template(chart_dir, release=app, namespace=namespace, values=[values_file])
+        stream = helm.template(
+            chart_dir,
+            release=app,
+            namespace=namespace,
+            values=[values_file],
+            timeout=config.chart.timeout,
+        )
     documents = split_objects(stream, namespace=namespace)
     image = _serving_image(documents)
     info = RenderInfo(
