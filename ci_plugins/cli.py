@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # One table: subcommand = step module = pipeline template name. A step is listed here
 # only once it is built.
 STEPS: dict[str, str] = {
-    # "train": "ci_plugins.steps.train",
+    "train": "ci_plugins.steps.train",
     "gate": "ci_plugins.steps.gate",
     "package": "ci_plugins.steps.package",
     "render": "ci_plugins.steps.render",
@@ -93,6 +93,9 @@ def _gate(p: _Parser) -> None:
 
 def _train(p: _Parser) -> None:
     p.flag("--output-dir", type=Path, metavar="DIR", required=True, help="where model/ goes")
+    p.flag("--checkpoint-dir", type=Path, metavar="DIR", help="resume/save checkpoints here")
+    p.flag("--epochs", type=int, metavar="N", help="override train.epochs")
+    p.flag("--model-version", metavar="N", help="numeric version (default: UTC timestamp)")
 
 
 def _package(p: _Parser) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -78,10 +79,35 @@ class GatePolicy(Section):
     baseline: dict[str, BaselineRule] = Field(default_factory=dict)
 
 
-class TrainConfig(Section):
-    """How `ci-plugins train` finds and runs the user's model code."""
+def _entrypoint(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", value):
+        raise ValueError(f"expected module:function (e.g. model:build), got {value!r}")
+    return value
 
-    entrypoint: str = Field(default="model:build", description="module:function in the project")
+
+class TrainConfig(Section):
+    """How `ci-plugins train` finds and runs the user's model code (docs/train.md)."""
+
+    entrypoint: Annotated[str, AfterValidator(_entrypoint)] = Field(
+        default="model:build",
+        description="module:function in the project, resolved next to ci-plugins.yaml; "
+        "build(params) returns ci_plugins.training.TrainSpec",
+    )
+    epochs: int = Field(default=10, ge=1, description="training epochs (--epochs overrides)")
+    batch_size: int = Field(default=32, ge=1, description="global batch size for (x, y) array data")
+    seed: int = Field(default=0, ge=0, description="seeds Python, NumPy and TensorFlow")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="hyper-parameters passed to the entrypoint as a dict"
+    )
+    checkpoint_dir: str | None = Field(
+        default=None,
+        description="resume an interrupted run from here (relative to ci-plugins.yaml; "
+        "--checkpoint-dir overrides); use a per-pipeline cache",
+    )
+    mixed_precision: bool = Field(
+        default=False, description="mixed_float16 on GPUs (mixed_bfloat16 on CPUs)"
+    )
+    xla: bool = Field(default=False, description="compile the training step with XLA")
     require_gpu: bool = Field(
         default=False, description="fail (exit 3) when no GPU is visible instead of using the CPU"
     )

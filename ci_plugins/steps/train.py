@@ -1,0 +1,272 @@
+"""Train the model; write model/, metrics.json, model-manifest.json.
+
+Runs the project's `train.entrypoint` (module:function next to ci-plugins.yaml), fits,
+evaluates and exports a SavedModel for TensorFlow Serving to OUTPUT/model/<version>/.
+Nothing lands in OUTPUT/model unless training and export succeeded. TensorFlow is
+imported only inside `ci_plugins.training.runner`, which this step calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ci_plugins.config import Config
+from ci_plugins.errors import InputError
+from ci_plugins.manifest import MANIFEST_FILE, ModelManifest, write_manifest
+from ci_plugins.step import StepContext, StepResult
+from ci_plugins.training.checkpoint import Checkpoints, fingerprint
+from ci_plugins.training.digest import directory_digest
+from ci_plugins.training.entrypoint import check_module
+from ci_plugins.training.progress import Diverged
+from ci_plugins.training.report import training_report
+
+if TYPE_CHECKING:
+    from ci_plugins.training.runner import Outcome, Settings
+
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "train-report.md"
+MODEL_DIR = "model"
+
+
+@dataclass(frozen=True)
+class Options:
+    output_dir: Path
+    checkpoint_dir: Path | None = None
+    epochs: int | None = None
+    model_version: str | None = None
+
+
+def run(ctx: StepContext, options: Options) -> StepResult:
+    """Train, evaluate and export; exit 1 when the loss diverges."""
+    config = ctx.config()
+    project = ctx.config_path.resolve().parent
+    check_module(config.train.entrypoint, project)
+    output = _prepare_output(options.output_dir)
+    version = _version(options.model_version)
+    staging = output / f".train-staging-{os.getpid()}"
+    settings = _settings(ctx, config, options, project=project, export=staging / version)
+    from ci_plugins.training.runner import train
+
+    try:
+        with ctx.out.group(f"train {config.app} ({config.train.entrypoint})", collapsed=False):
+            outcome = train(settings, out=ctx.out, clock=ctx.clock)
+        return _publish(ctx, config, settings, outcome, output=output, version=version)
+    except Diverged as exc:
+        report = training_report(
+            app=config.app, verdict="failed", facts={"error": str(exc)}, metrics={}, history=[]
+        )
+        _write_atomic(output / REPORT_FILE, report)
+        return StepResult.failed(str(exc), data={"epoch": exc.epoch}, summary=report)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(
+    ctx: StepContext,
+    config: Config,
+    settings: Settings,
+    outcome: Outcome,
+    *,
+    output: Path,
+    version: str,
+) -> StepResult:
+    if not outcome.strategy.chief:
+        return StepResult.passed("trained as a non-chief worker; the chief writes the outputs")
+    digest = directory_digest(settings.export_dir)
+    _swap_into_place(settings.export_dir.parent, output / MODEL_DIR)
+    environ = ctx.out.environ
+    manifest = ModelManifest(
+        app=config.app,
+        model_version=version,
+        model_digest=digest,
+        source_commit=settings.source_commit,
+        pipeline_url=_pipeline_url(environ),
+        devices=list(outcome.strategy.devices),
+        frameworks=outcome.frameworks,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        training={
+            "strategy": outcome.strategy.kind,
+            "precision": outcome.precision,
+            "xla": settings.xla,
+            "epochs": len(outcome.history),
+            "seed": settings.seed,
+            "batch_size": settings.batch_size,
+            "evaluated_on": outcome.evaluated_on,
+        },
+    )
+    metrics = {"metrics": outcome.metrics, "dataset": outcome.dataset}
+    report = training_report(
+        app=config.app,
+        verdict="passed",
+        facts=_facts(manifest, outcome, output),
+        metrics=outcome.metrics,
+        history=outcome.history,
+    )
+    _write_atomic(output / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    _write_atomic(output / REPORT_FILE, report)
+    write_manifest(output / MANIFEST_FILE, manifest)  # last: its presence means "complete"
+    if settings.checkpoint_dir is not None:
+        Checkpoints(settings.checkpoint_dir, settings.fingerprint).clear()
+    headline = "  ".join(f"{k} {v:.4f}" for k, v in outcome.metrics.items())
+    return StepResult.passed(
+        f"trained {config.app} version {version} ({headline}); wrote {output / MODEL_DIR}",
+        data={
+            "model_version": version,
+            "model_digest": digest,
+            "metrics": outcome.metrics,
+            "devices": manifest.devices,
+            "output_dir": str(output),
+        },
+        outputs={
+            "model_version": version,
+            "model_digest": digest,
+            "model_dir": str(output / MODEL_DIR),
+            "model_manifest": str(output / MANIFEST_FILE),
+            "metrics_file": str(output / METRICS_FILE),
+        },
+        summary=report,
+    )
+
+
+def _settings(
+    ctx: StepContext, config: Config, options: Options, *, project: Path, export: Path
+) -> Settings:
+    from ci_plugins.training.runner import Settings
+
+    train = config.train
+    environ = ctx.out.environ
+    checkpoint_dir = options.checkpoint_dir
+    if checkpoint_dir is None and train.checkpoint_dir:
+        checkpoint_dir = project / train.checkpoint_dir
+    epochs = options.epochs if options.epochs is not None else train.epochs
+    if epochs < 1:
+        raise InputError(f"--epochs must be at least 1, got {epochs}")
+    source_commit = _source_commit(environ, project)
+    identity = {
+        "app": config.app,
+        "entrypoint": train.entrypoint,
+        "params": train.params,
+        "seed": train.seed,
+        "batch_size": train.batch_size,
+        "mixed_precision": train.mixed_precision,
+        "source_commit": source_commit,
+    }
+    return Settings(
+        entrypoint=train.entrypoint,
+        project=project,
+        params=train.params,
+        epochs=epochs,
+        batch_size=train.batch_size,
+        seed=train.seed,
+        export_dir=export,
+        checkpoint_dir=checkpoint_dir,
+        fingerprint=fingerprint(identity),
+        mixed_precision=train.mixed_precision,
+        xla=train.xla,
+        require_gpu=train.require_gpu,
+        environ=environ,
+        source_commit=source_commit,
+    )
+
+
+def _prepare_output(directory: Path) -> Path:
+    """Create the output directory and prove it is writable, before any training."""
+    probe = directory / f".write-test-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(
+            f"output directory {directory} is not writable: {exc.strerror or exc}",
+            hint="pass a writable --output-dir (nothing was trained)",
+        ) from None
+    model = directory / MODEL_DIR
+    if model.exists() and not (directory / MANIFEST_FILE).exists():
+        raise InputError(
+            f"{model} exists and was not written by ci-plugins train (no {MANIFEST_FILE} "
+            "beside it); refusing to replace it",
+            hint="pass an empty --output-dir",
+        )
+    return directory
+
+
+def _version(requested: str | None) -> str:
+    """The SavedModel version directory: numeric, as TensorFlow Serving requires."""
+    if requested is None:
+        return datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    if not re.fullmatch(r"[0-9]{1,18}", requested):
+        raise InputError(
+            f"--model-version {requested!r} is not a number",
+            hint="TensorFlow Serving loads only numeric version directories (model/<N>/); "
+            "use e.g. the pipeline number",
+        )
+    return requested
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Replace target with staging by renames (same filesystem), old copy removed last."""
+    old = target.with_name(f".{target.name}-old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    staged = path.with_name(f".{path.name}.tmp")
+    staged.write_text(text, encoding="utf-8")
+    os.replace(staged, path)
+
+
+def _facts(manifest: ModelManifest, outcome: Outcome, output: Path) -> dict[str, str]:
+    facts = {
+        "model": f"`{output / MODEL_DIR / manifest.model_version}` (SavedModel)",
+        "version": manifest.model_version,
+        "digest": f"`{manifest.model_digest}`",
+        "devices": ", ".join(manifest.devices),
+        "strategy": f"{outcome.strategy.kind} ({outcome.strategy.reason})",
+        "precision": outcome.precision,
+        "epochs": str(len(outcome.history)),
+        "metrics from": outcome.evaluated_on,
+        "source commit": manifest.source_commit or "unknown",
+    }
+    if outcome.resumed_at:
+        facts["resumed"] = f"from a checkpoint after epoch {outcome.resumed_at}"
+    return facts
+
+
+def _source_commit(environ: Mapping[str, str], project: Path) -> str:
+    for name in ("CI_COMMIT_SHA", "GITHUB_SHA", "GIT_COMMIT"):
+        if environ.get(name):
+            return environ[name]
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(project), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env={**environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _pipeline_url(environ: Mapping[str, str]) -> str:
+    if environ.get("CI_PIPELINE_URL"):
+        return environ["CI_PIPELINE_URL"]
+    if environ.get("GITHUB_RUN_ID") and environ.get("GITHUB_REPOSITORY"):
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
+    return environ.get("BUILD_URL", "")

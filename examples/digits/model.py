@@ -1,0 +1,68 @@
+"""Handwritten digits (8x8 pixels, scikit-learn's bundled set): a small Keras classifier.
+
+`ci-plugins train` calls build(params) with `train.params` from ci-plugins.yaml, then
+fits, evaluates on the test split and exports a SavedModel for TensorFlow Serving.
+The exported signature takes `image`: float32 [batch, 8, 8, 1] in [0, 1] and returns
+the 10 class probabilities.
+
+Try it locally: `ci-plugins train --output-dir out` (from this directory).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from ci_plugins.training import TrainSpec
+
+
+def load_data(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """70% train, 10% validation, 20% test, stratified by class."""
+    digits = load_digits()
+    images = (digits.images / 16.0).astype("float32")[..., np.newaxis]
+    labels = digits.target.astype("int64")
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        images, labels, test_size=0.2, stratify=labels, random_state=seed
+    )
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=0.125, stratify=y_rest, random_state=seed
+    )
+    return {"train": (x_train, y_train), "validation": (x_val, y_val), "test": (x_test, y_test)}
+
+
+def make_model(*, filters: int, dense_units: int, dropout: float) -> keras.Model:
+    inputs = keras.Input(shape=(8, 8, 1), name="image")
+    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(filters * 2, 3, padding="same", activation="relu")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Dense(dense_units, activation="relu")(x)
+    # float32 output keeps the softmax stable when train.mixed_precision is on.
+    outputs = keras.layers.Dense(10, activation="softmax", dtype="float32", name="digit")(x)
+    return keras.Model(inputs, outputs, name="digits")
+
+
+def build(params: dict[str, Any]) -> TrainSpec:
+    data = load_data(seed=int(params.get("split_seed", 0)))
+    model = make_model(
+        filters=int(params.get("filters", 16)),
+        dense_units=int(params.get("dense_units", 64)),
+        dropout=float(params.get("dropout", 0.25)),
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=float(params.get("learning_rate", 2e-3))),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return TrainSpec(
+        model=model,
+        train=data["train"],
+        validation=data["validation"],
+        test=data["test"],
+        dataset={"name": "sklearn digits (8x8)", "classes": 10},
+    )
