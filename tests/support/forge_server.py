@@ -144,6 +144,33 @@ class ForgeServer:
         """Answer the next `times` matching requests with status (default body per API)."""
         self.faults.append(Fault(status, method, path_contains, times, body))
 
+    def open_gitlab_mr(self, path: str, *, source_branch: str, title: str = "Add a model") -> int:
+        """An open MR as a developer would have opened it; returns its iid."""
+        status, mr = self._gitlab_create_mr(
+            self.projects[path],
+            {"source_branch": source_branch, "target_branch": "main", "title": title},
+        )
+        assert status == 201, mr
+        return int(mr["iid"])
+
+    def add_gitlab_note(self, path: str, iid: int, body: str) -> None:
+        project = self.projects[path]
+        mr = next(m for m in project.mrs if m["iid"] == iid)
+        note = gitlab_note(project, mr, id=self._next_id(), body=body)
+        project.notes.setdefault(iid, []).append(note)
+
+    def open_github_pull(self, full_name: str, *, head: str, title: str = "Add a model") -> int:
+        """An open PR as a developer would have opened it; returns its number."""
+        spec = {"head": head, "base": "main", "title": title, "body": None}
+        status, pull = self._github_create_pull(self.repos[full_name], spec)
+        assert status == 201, pull
+        return int(pull["number"])
+
+    def add_github_comment(self, full_name: str, number: int, body: str) -> None:
+        repo = self.repos[full_name]
+        comment = github_comment(self.url, repo, number, id=self._next_id(), body=body)
+        repo.comments.setdefault(number, []).append(comment)
+
     def gitlab_mrs(self, path: str) -> list[dict[str, Any]]:
         return self.projects[path].mrs
 
@@ -253,14 +280,14 @@ class ForgeServer:
         if not rest and request.method == "GET":
             return 200, notes
         if not rest and request.method == "POST":
-            note = gitlab_note(project, mr, id=self._next_id(), body=request.body["body"])
-            notes.append(note)
-            return 201, note
-        note = next((n for n in notes if rest and str(n["id"]) == rest[0]), None)
-        if note is not None and request.method == "PUT":
-            note["body"] = request.body["body"]
-            note["updated_at"] = NOW
-            return 200, note
+            created = gitlab_note(project, mr, id=self._next_id(), body=request.body["body"])
+            notes.append(created)
+            return 201, created
+        found = [n for n in notes if rest and str(n["id"]) == rest[0]]
+        if found and request.method == "PUT":
+            found[0]["body"] = request.body["body"]
+            found[0]["updated_at"] = NOW
+            return 200, found[0]
         return 404, {"message": "404 Note Not Found"}
 
     # -- GitHub REST -------------------------------------------------------------------

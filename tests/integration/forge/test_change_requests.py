@@ -20,9 +20,14 @@ GITHUB_VARS = {"GITHUB_TOKEN": TOKEN}
 
 def config_for(forge: ForgeServer, kind: str) -> EnvRepoConfig:
     project = GITLAB_PROJECT if kind == "gitlab" else GITHUB_REPO
-    return EnvRepoConfig(
-        url=f"{forge.url}/{project}.git", forge=kind, api_url=forge.url, project=project
-    )  # type: ignore[arg-type]
+    return EnvRepoConfig.model_validate(
+        {
+            "url": f"{forge.url}/{project}.git",
+            "forge": kind,
+            "api_url": forge.url,
+            "project": project,
+        }
+    )
 
 
 def change(
