@@ -29,7 +29,7 @@ STEPS: dict[str, str] = {
     "gate": "ci_plugins.steps.gate",
     "package": "ci_plugins.steps.package",
     "render": "ci_plugins.steps.render",
-    # "promote": "ci_plugins.steps.promote",
+    "promote": "ci_plugins.steps.promote",
     # "verify": "ci_plugins.steps.verify",
     # "rollback": "ci_plugins.steps.rollback",
     # "unpin": "ci_plugins.steps.unpin",
@@ -123,6 +123,11 @@ def _promote(p: _Parser) -> None:
     p.flag("--manifest", type=Path, metavar="FILE", help="model-manifest.json")
     p.flag("--from-env", metavar="ENV", help="promote the release recorded in this environment")
     p.flag("--to-env", metavar="ENV", help="... into this environment")
+    p.flag(
+        "--allow-downgrade",
+        action="store_true",
+        help="promote even when the environment runs a newer model",
+    )
 
 
 def _verify(p: _Parser) -> None:

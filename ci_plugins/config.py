@@ -144,6 +144,13 @@ class EnvRepoConfig(Section):
         default=None,
         description="GitLab project path or GitHub owner/repo; default: parsed from the URL",
     )
+    push_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description="how often promote/rollback push when others pushed first (each time "
+        "re-applied on the new state, with jittered backoff) before failing with exit 3",
+    )
 
 
 class EnvironmentConfig(Section):

@@ -108,6 +108,70 @@ class EnvRepoCheckout:
         proc = self.git.run("show", f"{commit}:{relpath}", check=False)
         return proc.stdout if proc.returncode == 0 else None
 
+    # -- writing (promote, rollback, unpin) ----------------------------------------------
+    def write_app(
+        self,
+        env: str,
+        app: str,
+        *,
+        release: str,
+        manifests: Mapping[str, bytes],
+    ) -> None:
+        """Replace the app's release.yaml and its whole manifests/ set (others untouched)."""
+        directory = self.app_dir(env, app)
+        shutil.rmtree(directory / MANIFESTS_DIR, ignore_errors=True)
+        (directory / MANIFESTS_DIR).mkdir(parents=True)
+        for name, data in sorted(manifests.items()):
+            (directory / MANIFESTS_DIR / name).write_bytes(data)
+        (directory / RELEASE_FILE).write_text(release, encoding="utf-8")
+
+    def write_pin(self, env: str, app: str, pin: Pin | None) -> None:
+        """Write (or with None, remove) environments/<env>/<app>/pin.yaml."""
+        path = self.app_dir(env, app) / PIN_FILE
+        if pin is None:
+            path.unlink(missing_ok=True)
+            return
+        data = pin.model_dump(mode="json")
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    def commit(self, paths: Sequence[str], message: str) -> str | None:
+        """Commit everything changed under paths; the new sha, or None when nothing changed.
+
+        Signing follows the user's git config (commit.gpgsign, gpg.format).
+        """
+        self.git.run("add", "--all", "--sparse", "--", *paths)
+        if self.git.run("diff", "--cached", "--quiet", check=False).returncode == 0:
+            return None
+        identity = []
+        if not self.git.run("config", "user.email", check=False).stdout.strip():
+            identity = ["-c", "user.name=ci-plugins", "-c", "user.email=ci-plugins@localhost"]
+        self.git.run(*identity, "commit", "--quiet", "--no-verify", "-F", "-", input=message)
+        return self.head
+
+    def push(self, ref: str | None = None, *, lease: str | None = None) -> None:
+        """Push HEAD to `ref` (default: the branch). Never forced; PushRejectedError when the
+        remote moved on. `lease` (a sha, or "" for "must not exist") allows replacing our own
+        merge-request branch only if nobody else changed it."""
+        target = ref or f"refs/heads/{self.branch}"
+        if lease is None:
+            self.git.push(f"HEAD:{target}")
+        else:
+            self.git.push(f"HEAD:{target}", lease=f"{target}:{lease}")
+
+    def refresh(self, *, depth: int | None = 1) -> None:
+        """Fetch the branch again and reset this scratch clone to it (drops local commits)."""
+        argv = ["fetch", "--quiet", "--no-tags"]
+        if depth:
+            argv += ["--depth", str(depth)]
+        self.git.run(*argv, "origin", "--", f"refs/heads/{self.branch}")
+        self.git.run("reset", "--quiet", "--hard", "FETCH_HEAD")
+        self.git.run("clean", "--quiet", "-fdx")
+
+    def remote_ref(self, ref: str) -> str:
+        """The sha of ref on the remote, "" when it does not exist."""
+        out = self.git.run("ls-remote", "origin", "--", ref).stdout.split()
+        return out[0] if out else ""
+
     def _children(self, relpath: str) -> list[str]:
         if not self.head:
             return []

@@ -183,9 +183,16 @@ class Git:
         """stdout of `git ARGS`, stripped."""
         return self.run(*args).stdout.strip()
 
-    def push(self, refspec: str) -> None:
-        """Push refspec to origin (never forced); PushRejectedError when the remote refuses it."""
-        argv = ["push", "--porcelain", "origin", "--", refspec]
+    def push(self, refspec: str, *, lease: str | None = None) -> None:
+        """Push refspec to origin; PushRejectedError when the remote refuses it.
+
+        Never forced, except with `lease` ("<ref>:<expected sha>", for our own merge-request
+        branch), which only replaces the ref if it still holds the expected sha.
+        """
+        argv = ["push", "--porcelain"]
+        if lease is not None:
+            argv.append(f"--force-with-lease={lease}")
+        argv += ["origin", "--", refspec]
         proc = self.run(*argv, check=False)
         if proc.returncode == 0:
             return
