@@ -31,9 +31,9 @@ STEPS: dict[str, str] = {
     "render": "ci_plugins.steps.render",
     "promote": "ci_plugins.steps.promote",
     # "verify": "ci_plugins.steps.verify",
-    # "rollback": "ci_plugins.steps.rollback",
-    # "unpin": "ci_plugins.steps.unpin",
-    # "status": "ci_plugins.steps.status",
+    "rollback": "ci_plugins.steps.rollback",
+    "unpin": "ci_plugins.steps.unpin",
+    "status": "ci_plugins.steps.status",
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -141,16 +141,19 @@ def _verify(p: _Parser) -> None:
 def _rollback(p: _Parser) -> None:
     p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
     p.flag("--env", metavar="ENV", required=True, help="environment to roll back")
+    p.flag("--app", metavar="APP", help="app to roll back (default: the config's app)")
 
 
 def _unpin(p: _Parser) -> None:
     p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
     p.flag("--env", metavar="ENV", required=True, help="environment to unpin the app in")
+    p.flag("--app", metavar="APP", help="app to unpin (default: the config's app)")
 
 
 def _status(p: _Parser) -> None:
     p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
     p.flag("--env", metavar="ENV", help="only this environment")
+    p.flag("--app", metavar="APP", help="only this app")
     p.flag("--history", action="store_true", help="list past releases from the repo's log")
 
 
