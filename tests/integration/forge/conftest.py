@@ -6,7 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.envrepo import env_repo
 from tests.support.forge_server import ForgeServer
+
+__all__ = ["clock", "env_repo", "forge"]
 
 TOKEN = "s3cret-forge-token-0123456789"
 GITLAB_PROJECT = "platform/environments"

@@ -1,0 +1,127 @@
+"""`ci-plugins promote` into an environment with approval: a real git remote plus the forge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliResult, CliRunner
+from tests.integration.forge.conftest import GITHUB_REPO, GITLAB_PROJECT, TOKEN
+from tests.support.envrepo import remote_files, remote_head, seed_files
+from tests.support.forge_server import ForgeServer
+from tests.support.promote import write_config, write_release_inputs
+
+BRANCH = "ci-plugins/promote/prod/digits"
+TOKEN_VARIABLE = {"gitlab": "CI_PLUGINS_GITLAB_TOKEN", "github": "CI_PLUGINS_GITHUB_TOKEN"}
+
+
+def promote_to_prod(
+    cli: CliRunner,
+    project: Path,
+    env_repo: Path,
+    forge: ForgeServer,
+    kind: str,
+    *,
+    version: str = "3",
+    token: str | None = TOKEN,
+) -> CliResult:
+    path = GITLAB_PROJECT if kind == "gitlab" else GITHUB_REPO
+    write_config(
+        project,
+        str(env_repo),
+        extra={
+            "env_repo": {
+                "url": str(env_repo),
+                "branch": "main",
+                "forge": kind,
+                "api_url": forge.url,
+                "project": path,
+            }
+        },
+    )
+    manifest, rendered = write_release_inputs(project, env="prod", version=version)
+    env = {TOKEN_VARIABLE[kind]: token} if token else {}
+    return cli(
+        "promote",
+        "--env",
+        "prod",
+        "--rendered",
+        rendered,
+        "--manifest",
+        manifest,
+        "--json",
+        env=env,
+    )
+
+
+def requests_made(forge: ForgeServer, kind: str) -> list[dict[str, object]]:
+    return forge.gitlab_mrs(GITLAB_PROJECT) if kind == "gitlab" else forge.github_pulls(GITHUB_REPO)
+
+
+@pytest.mark.parametrize("kind", ["gitlab", "github"])
+def test_promote_to_an_approval_environment_pushes_a_branch_and_opens_one_request(
+    tmp_path: Path, cli: CliRunner, env_repo: Path, forge: ForgeServer, kind: str
+) -> None:
+    main = seed_files(env_repo, {"README.md": "environments\n"})
+
+    first = promote_to_prod(cli, tmp_path, env_repo, forge, kind)
+    assert first.exit_code == 0, first.stderr
+    assert first.json["commit"] == remote_head(env_repo, BRANCH)
+    again = promote_to_prod(cli, tmp_path, env_repo, forge, kind)
+
+    assert again.exit_code == 0, again.stderr
+    web = {"gitlab": f"{GITLAB_PROJECT}/-/merge_requests/1", "github": f"{GITHUB_REPO}/pull/1"}
+    url = f"{forge.url}/{web[kind]}"
+    assert first.json["merge_request"] == url
+    assert again.json["merge_request"] == url
+    assert remote_head(env_repo) == main  # prod changes only once the request is merged
+    assert "environments/prod/digits/release.yaml" in remote_files(env_repo, BRANCH)
+    [request] = requests_made(forge, kind)
+    assert request["title"] == "Promote digits 3 to prod"
+    body = str(request.get("description") or request.get("body"))
+    assert "Promotes **digits** `3` to **prod**" in body
+    assert TOKEN not in first.stdout + first.stderr + again.stdout + again.stderr
+
+
+def test_a_newer_release_updates_the_open_merge_request(
+    tmp_path: Path, cli: CliRunner, env_repo: Path, forge: ForgeServer
+) -> None:
+    seed_files(env_repo, {"README.md": "environments\n"})
+
+    first = promote_to_prod(cli, tmp_path, env_repo, forge, "gitlab", version="3")
+    second = promote_to_prod(cli, tmp_path, env_repo, forge, "gitlab", version="4")
+
+    assert second.exit_code == 0, second.stderr
+    assert second.json["merge_request"] == first.json["merge_request"]
+    [mr] = forge.gitlab_mrs(GITLAB_PROJECT)
+    assert mr["title"] == "Promote digits 4 to prod"
+    assert "`4`" in mr["description"]
+
+
+def test_a_rejected_token_is_exit_3_and_never_printed(
+    tmp_path: Path, cli: CliRunner, env_repo: Path, forge: ForgeServer
+) -> None:
+    seed_files(env_repo, {"README.md": "environments\n"})
+    wrong = "wrong-token-0123456789"
+
+    result = promote_to_prod(cli, tmp_path, env_repo, forge, "gitlab", token=wrong)
+
+    assert result.exit_code == 3
+    assert "authentication failed for 127.0.0.1" in result.stderr
+    assert "check CI_PLUGINS_GITLAB_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert wrong not in result.stdout + result.stderr
+    assert forge.gitlab_mrs(GITLAB_PROJECT) == []
+
+
+def test_a_missing_token_is_exit_2_naming_the_variables(
+    tmp_path: Path, cli: CliRunner, env_repo: Path, forge: ForgeServer
+) -> None:
+    seed_files(env_repo, {"README.md": "environments\n"})
+
+    result = promote_to_prod(cli, tmp_path, env_repo, forge, "github", token=None)
+
+    assert result.exit_code == 2
+    assert "set CI_PLUGINS_GITHUB_TOKEN or GITHUB_TOKEN" in result.stderr
+    assert forge.requests == []
