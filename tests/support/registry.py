@@ -67,10 +67,10 @@ def start_registry(root: Path, *, users: Mapping[str, str] | None = None) -> Reg
         f"http:\n  addr: 127.0.0.1:{port}\n{auth}",
         encoding="utf-8",
     )
-    log = (root / "registry.log").open("wb")
-    process = subprocess.Popen(
-        [str(REGISTRY_BINARY), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
-    )
+    with (root / "registry.log").open("wb") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [str(REGISTRY_BINARY), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
     registry = Registry(host=f"127.0.0.1:{port}", process=process, root=root)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
