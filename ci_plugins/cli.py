@@ -87,6 +87,8 @@ def _gate(p: _Parser) -> None:
         metavar="FILE",
         help="metrics.json or release.yaml of what runs now",
     )
+    p.flag("--env-repo", metavar="URL", help="baseline: the release recorded in this repo...")
+    p.flag("--env", metavar="ENV", help="... for this environment (not with --baseline)")
     p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
     p.flag("--advisory", action="store_true", help="report only; never fail the job")
 

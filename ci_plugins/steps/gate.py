@@ -21,13 +21,15 @@ class Options:
     baseline: Path | None = None
     report_dir: Path | None = None
     advisory: bool = False
+    env_repo: str | None = None
+    env: str | None = None
 
 
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Pass when metrics meet the policy and do not regress from the baseline."""
     policy = _policy(ctx, options)
     metrics = read_metrics(options.metrics)
-    baseline = read_baseline(options.baseline) if options.baseline else None
+    baseline = _baseline(ctx, options)
     checks = evaluate(policy, metrics, baseline=baseline.metrics if baseline else None)
     failed = [check for check in checks if not check.passed]
     verdict = "failed" if failed else "passed"
@@ -55,6 +57,45 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     if failed and not options.advisory:
         return StepResult.failed(message, data=data, outputs=outputs, summary=summary)
     return StepResult.passed(message, data=data, outputs=outputs, summary=summary)
+
+
+def _baseline(ctx: StepContext, options: Options) -> Baseline | None:
+    # --env selects the environment repo's record; --env-repo alone (CI_PLUGINS_ENV_REPO
+    # set for the whole pipeline) does not.
+    if not options.env:
+        return read_baseline(options.baseline) if options.baseline else None
+    if options.baseline:
+        raise InputError(
+            "--baseline and --env both name a baseline; pass only one",
+            hint="--env ENV reads the release recorded in the environment repo",
+        )
+    return _env_baseline(ctx, options)
+
+
+def _env_baseline(ctx: StepContext, options: Options) -> Baseline | None:
+    """The metrics of the release the environment repo records for the config's app."""
+    from ci_plugins import envrepo
+
+    config = ctx.optional_config()
+    url = options.env_repo or (config.env_repo.url if config else None)
+    if not options.env or not url:
+        raise InputError(
+            f"no environment repo to read {options.env}'s baseline from",
+            hint="pass --env-repo URL or set env_repo.url in ci-plugins.yaml",
+        )
+    if config is None:
+        raise InputError(
+            f"reading the baseline from {url} needs the app: {ctx.config_path} does not exist"
+        )
+    path = envrepo.app_path(options.env, config.app)
+    with envrepo.checkout(url, branch=config.env_repo.branch, sparse=[path]) as repo:
+        record = repo.read_release(options.env, config.app)
+        where = f"{repo.url} at {repo.head[:12]}"
+    if record is None:
+        ctx.out.info(f"{options.env} records no release of {config.app} yet ({where})")
+        return None
+    source = f"release {record.model.version} recorded in {options.env} ({where})"
+    return Baseline(dict(record.metrics), source)
 
 
 def _policy(ctx: StepContext, options: Options) -> GatePolicy:

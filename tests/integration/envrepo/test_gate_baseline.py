@@ -1,0 +1,70 @@
+"""gate --env-repo URL --env ENV: the baseline is the release recorded in the environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import CliRunner
+from tests.support.promote import write_config, write_release_inputs
+
+GATE = {"baseline": {"accuracy": {"max_drop": 0.01}}}
+
+
+def _metrics(tmp_path: Path, accuracy: float) -> Path:
+    path = tmp_path / "candidate" / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"metrics": {"accuracy": accuracy}}))
+    return path
+
+
+def test_gate_compares_with_the_release_the_environment_runs(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    write_config(tmp_path, str(env_repo), extra={"gate": GATE})
+    manifest, rendered = write_release_inputs(tmp_path, metrics={"accuracy": 0.95})
+    promoted = cli("promote", "--env", "staging", "--rendered", rendered, "--manifest", manifest)
+    assert promoted.exit_code == 0, promoted.stderr
+
+    worse = cli("gate", "--metrics", _metrics(tmp_path, 0.90), "--env", "staging", "--json")
+    assert worse.exit_code == 1
+    assert "release 3 recorded in staging" in worse.json["baseline"]
+    assert worse.json["checks"][0]["passed"] is False
+    same = cli(
+        "gate",
+        "--metrics",
+        _metrics(tmp_path, 0.945),
+        "--env-repo",
+        env_repo,
+        "--env",
+        "staging",
+        "--json",
+    )
+    assert same.exit_code == 0, same.stderr
+
+
+def test_gate_with_no_release_recorded_passes_baseline_rules(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    write_config(tmp_path, str(env_repo), extra={"gate": GATE})
+    result = cli("gate", "--metrics", _metrics(tmp_path, 0.5), "--env", "prod", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json["baseline"] is None
+
+
+def test_gate_baseline_and_env_together_are_exit_2(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    write_config(tmp_path, str(env_repo), extra={"gate": GATE})
+    metrics = _metrics(tmp_path, 0.9)
+    result = cli("gate", "--metrics", metrics, "--baseline", metrics, "--env", "staging")
+    assert result.exit_code == 2
+    assert "pass only one" in result.stderr
+
+
+def test_gate_env_baseline_from_an_unreachable_repo_is_exit_3(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    write_config(tmp_path, "http://127.0.0.1:9/env.git", extra={"gate": GATE})
+    result = cli("gate", "--metrics", _metrics(tmp_path, 0.9), "--env", "staging")
+    assert result.exit_code == 3
