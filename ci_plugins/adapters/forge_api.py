@@ -32,7 +32,7 @@ TOKEN_HINTS: dict[ForgeKind, str] = {
     "works for the workflow's own repository); see docs/approvals.md",
 }
 NAMES: dict[ForgeKind, str] = {"gitlab": "GitLab", "github": "GitHub"}
-TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS = 4  # first try + 3 retries, 1s/2s/4s apart: under 10 s before giving up
 TIMEOUT_SECONDS = 30
 
@@ -55,14 +55,21 @@ class ForgeTarget:
 class ApiError(ExternalError):
     """The forge API answered with an error status (exit 3); `.status` and `.api_message`."""
 
-    def __init__(self, message: str, *, status: int | None, api_message: str = "") -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None,
+        api_message: str = "",
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
         self.status = status
         self.api_message = redact(api_message)
 
 
 class TransientApiError(ApiError):
-    """A 5xx answer: `with_retries` tries again before giving up."""
+    """A 5xx or rate-limit answer: `with_retries` tries again before giving up."""
 
 
 def find_token(kind: ForgeKind, environ: Mapping[str, str], *, purpose: str) -> tuple[Secret, str]:
@@ -87,13 +94,20 @@ def api_error(target: ForgeTarget, status: int | None, api_message: str, *, doin
             f"authentication failed for {target.host} (HTTP 401) while {doing}; "
             f"check {target.token_variable}"
         )
-        return ApiError(message, status=status, api_message=detail)
+        hint = "the token is wrong, expired or revoked; " + TOKEN_HINTS[target.kind]
+        return ApiError(message, status=status, api_message=detail, hint=hint)
+    if status == 403 and "rate limit" in detail.lower():  # GitHub's secondary rate limit
+        return TransientApiError(
+            f"{target.host} is rate limiting (HTTP 403) while {doing}: {detail}",
+            status=status,
+            api_message=detail,
+        )
     if status == 403:
         message = (
             f"{target.host} denied access (HTTP 403) while {doing}: {detail}; "
             f"check {target.token_variable} and its scopes"
         )
-        return ApiError(message, status=status, api_message=detail)
+        return ApiError(message, status=status, api_message=detail, hint=TOKEN_HINTS[target.kind])
     if status == 404:
         message = (
             f"{name} project {target.project!r} or the object asked for was not found on "

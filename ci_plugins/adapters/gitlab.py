@@ -128,6 +128,9 @@ def _call(target: ForgeTarget, doing: str, func: Callable[..., T], *args: Any, *
             message = "; ".join(str(part) for part in message)
         elif isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
-        raise api_error(target, exc.response_code, str(message), doing=doing) from None
+        error = api_error(target, exc.response_code, str(message), doing=doing)
+        if exc.response_code == 429:  # python-gitlab already waited out Retry-After 10 times
+            error = ApiError(str(error), status=429, api_message=error.api_message)
+        raise error from None
     except requests.RequestException as exc:
         raise _unreachable(target, exc, doing=doing) from None

@@ -170,6 +170,7 @@ def test_a_token_without_permission_is_exit_3_with_the_api_reason(
     assert "denied access (HTTP 403) while creating a" in message
     assert api_message in message
     assert "and its scopes" in message
+    assert "docs/approvals.md" in (caught.value.hint or "")
     assert caught.value.exit_code == 3
     assert_secret_free(caught.value, TOKEN)
 
@@ -194,6 +195,39 @@ def test_a_validation_error_is_exit_3_with_the_api_message(
     assert created(forge, kind) == []
 
 
+@pytest.mark.parametrize(
+    ("kind", "status", "body", "api_message"),
+    [
+        ("gitlab", 409, None, "Another open merge request already exists"),
+        (
+            "github",
+            422,
+            {
+                "message": "Validation Failed",
+                "errors": [{"code": "custom", "message": "A pull request already exists for x."}],
+            },
+            "A pull request already exists for x.",
+        ),
+    ],
+)
+def test_already_exists_without_a_matching_open_request_is_exit_3(
+    forge: ForgeServer,
+    clock: FakeClock,
+    kind: str,
+    status: int,
+    body: dict[str, object] | None,
+    api_message: str,
+) -> None:
+    # e.g. the open MR/PR from this branch targets another base branch
+    forge.fail(status, method="POST", body=body)
+    with pytest.raises(ExternalError) as caught:
+        change(forge, clock, kind)
+
+    assert f"answered HTTP {status} while creating a" in str(caught.value)
+    assert api_message in str(caught.value)
+    assert created(forge, kind) == []
+
+
 @BOTH
 def test_server_errors_are_retried_with_backoff_then_succeed(
     forge: ForgeServer, clock: FakeClock, kind: str
@@ -204,6 +238,31 @@ def test_server_errors_are_retried_with_backoff_then_succeed(
 
     assert clock.sleeps == [1.0, 2.0]
     assert len(created(forge, kind)) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"message": "API rate limit exceeded", "status": "429"}, id="429"),
+        pytest.param(
+            {
+                "message": "You have exceeded a secondary rate limit. Please wait a few "
+                "minutes before you try again.",
+                "status": "403",
+            },
+            id="secondary-403",
+        ),
+    ],
+)
+def test_github_rate_limits_are_waited_out(
+    forge: ForgeServer, clock: FakeClock, body: dict[str, str]
+) -> None:
+    forge.fail(int(body["status"]), method="POST", body=body)
+
+    change(forge, clock, "github")
+
+    assert clock.sleeps == [1.0]
+    assert len(forge.github_pulls(GITHUB_REPO)) == 1
 
 
 @BOTH
