@@ -4,7 +4,8 @@ Not a mock of the client libraries: python-gitlab and PyGithub talk real HTTP to
 127.0.0.1. Responses follow the shapes of the public API docs (merge requests, notes,
 pull requests, issue comments), errors use the bodies those APIs send, and every
 request is recorded. `fail(status, ...)` makes the next matching request(s) answer with
-an error (401/403/404/409/422/500...).
+an error (401/403/404/409/422/500...). Lists are paginated like the real APIs (`page`,
+`per_page`, a `Link: <...>; rel="next"` header), 20 per page (GitLab) or 30 (GitHub).
 
     with ForgeServer(token="glpat-...") as server:
         server.add_gitlab_project("platform/environments")
@@ -18,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 NOW = "2026-11-22T04:00:00.000Z"
 GITHUB_NOW = "2026-11-22T04:00:00Z"
@@ -277,8 +278,8 @@ class ForgeServer:
         self, project: _Project, mr: dict[str, Any], rest: list[str], request: Request
     ) -> tuple[int, Any]:
         notes = project.notes.setdefault(mr["iid"], [])
-        if not rest and request.method == "GET":
-            return 200, notes
+        if not rest and request.method == "GET":  # GitLab's default: newest first
+            return 200, notes if request.query.get("sort") == "asc" else notes[::-1]
         if not rest and request.method == "POST":
             created = gitlab_note(project, mr, id=self._next_id(), body=request.body["body"])
             notes.append(created)
@@ -568,6 +569,21 @@ def github_comment(base: str, repo: _Repo, number: int, *, id: int, body: str) -
     }
 
 
+def _paginate(
+    url: str, query: dict[str, str], items: list[Any]
+) -> tuple[list[Any], dict[str, str]]:
+    """One page of a list and its headers: Link rel="next" (both APIs), X-* (GitLab)."""
+    default = 20 if "/api/v4/" in url else 30
+    page, per_page = int(query.get("page", 1)), int(query.get("per_page", default))
+    start = (page - 1) * per_page
+    headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(items))}
+    if start + per_page < len(items):
+        following = urlencode(query | {"page": str(page + 1), "per_page": str(per_page)})
+        headers["Link"] = f'<{url}?{following}>; rel="next"'
+        headers["X-Next-Page"] = str(page + 1)
+    return items[start : start + per_page], headers
+
+
 def _handler_for(server: ForgeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -589,9 +605,14 @@ def _handler_for(server: ForgeServer) -> type[BaseHTTPRequestHandler]:
             status, document = server.handle(
                 Request(self.command, split.path, segments, query, headers, body)
             )
+            extra: dict[str, str] = {}
+            if self.command == "GET" and status == 200 and isinstance(document, list):
+                document, extra = _paginate(server.url + split.path, query, document)
             data = json.dumps(document).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -96,6 +96,36 @@ def test_github_report_is_one_comment_edited_in_place(
 
 
 @pytest.mark.parametrize("kind", ["gitlab", "github"])
+def test_our_comment_is_found_behind_pages_of_discussion(
+    forge: ForgeServer, clock: FakeClock, tmp_path: Path, kind: str
+) -> None:
+    if kind == "gitlab":
+        iid = forge.open_gitlab_mr(GITLAB_PROJECT, source_branch="busy")
+        environ = gitlab_ci(forge)
+        comment(environ, clock, "first report")
+        for index in range(45):
+            forge.add_gitlab_note(GITLAB_PROJECT, iid, f"discussion {index}")
+    else:
+        iid = forge.open_github_pull(GITHUB_REPO, head="busy")
+        environ = github_actions(forge, tmp_path, {"pull_request": {"number": iid}})
+        for index in range(45):
+            forge.add_github_comment(GITHUB_REPO, iid, f"discussion {index}")
+        comment(environ, clock, "first report")  # the 46th: on page 2 of 30
+
+    comment(environ, clock, "second report")
+
+    notes = (
+        forge.gitlab_notes(GITLAB_PROJECT, iid)
+        if kind == "gitlab"
+        else forge.github_comments(GITHUB_REPO, iid)
+    )
+    ours = [n["body"] for n in notes if MARKER in n["body"]]
+    assert ours == [f"{MARKER}\nsecond report"]
+    assert len(notes) == 46
+    assert any(r.query.get("page") == "2" for r in forge.requests)
+
+
+@pytest.mark.parametrize("kind", ["gitlab", "github"])
 def test_an_unchanged_report_is_not_written_again(
     forge: ForgeServer, clock: FakeClock, tmp_path: Path, kind: str
 ) -> None:
