@@ -30,7 +30,7 @@ STEPS: dict[str, str] = {
     "package": "ci_plugins.steps.package",
     "render": "ci_plugins.steps.render",
     "promote": "ci_plugins.steps.promote",
-    # "verify": "ci_plugins.steps.verify",
+    "verify": "ci_plugins.steps.verify",
     "rollback": "ci_plugins.steps.rollback",
     "unpin": "ci_plugins.steps.unpin",
     "status": "ci_plugins.steps.status",
@@ -138,6 +138,12 @@ def _verify(p: _Parser) -> None:
     p.flag("--app", metavar="APP", help="only this app (default: the config's app)")
     p.flag("--kubeconfig", type=Path, metavar="FILE", help="default: KUBECONFIG")
     p.flag("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag(
+        "--rollback-on-failure",
+        action="store_true",
+        help="on failure or timeout, roll the environment back (exit 1 either way)",
+    )
 
 
 def _rollback(p: _Parser) -> None:

@@ -189,9 +189,100 @@ class PackageConfig(Section):
     )
 
 
+class ControllerConfig(Section):
+    """The GitOps controller object that applies the environment repo (phase A)."""
+
+    kind: Literal["argocd", "flux"] = Field(
+        description="argocd: an Argo CD Application; flux: a Flux Kustomization"
+    )
+    name: str = Field(
+        default="{app}-{env}",
+        description="object name; {app} and {env} are replaced (default: {app}-{env})",
+    )
+    namespace: str | None = Field(
+        default=None, description="its namespace (default: argocd, or flux-system for Flux)"
+    )
+    refresh: bool = Field(
+        default=True,
+        description="ask the controller to refresh now instead of waiting for its poll "
+        "(needs patch on the object)",
+    )
+    require_auto_sync: bool = Field(
+        default=False, description="fail when the Argo CD Application has no automated sync"
+    )
+
+
+class SmokeConfig(Section):
+    """A predict request with golden inputs, compared with the expected outputs."""
+
+    inputs: list[Any] = Field(description="the `instances` sent to :predict")
+    expected: list[Any] = Field(description="the `predictions` expected back")
+    tolerance: Annotated[float, AfterValidator(_finite)] = Field(
+        default=1e-3, ge=0, description="largest allowed absolute difference per number"
+    )
+
+
+class ModelCheckConfig(Section):
+    """TensorFlow Serving checks through the API server's service proxy."""
+
+    enabled: bool | None = Field(
+        default=None,
+        description="check the model status (default: when the manifests carry "
+        "ci-plugins.dev/model-version and a Service)",
+    )
+    service: str | None = Field(
+        default=None, description="Service name (default: the Service in the manifests)"
+    )
+    port: str | None = Field(
+        default=None, description="Service port name or number (default: http)"
+    )
+    name: str | None = Field(
+        default=None, description="model name (default: --model_name of the serving container)"
+    )
+    smoke: SmokeConfig | None = Field(default=None, description="optional golden request")
+
+
+Seconds = Annotated[float, AfterValidator(_finite), Field(ge=0)]
+
 
 class VerifyConfig(Section):
     """How `ci-plugins verify` decides rollout health (READINESS.md budgets and rules)."""
+
+    controller: ControllerConfig | None = Field(
+        default=None, description="the Argo CD Application or Flux Kustomization (phase A)"
+    )
+    timeout: Seconds = Field(default=1800, description="overall budget (--timeout overrides)")
+    sync_timeout: Seconds = Field(default=600, description="budget for phase A (GitOps sync)")
+    rollout_timeout: Seconds | None = Field(
+        default=None,
+        description="budget for phases B-D (default: max progressDeadlineSeconds + 120)",
+    )
+    resync_interval: Seconds = Field(default=10, description="full re-read besides the watch")
+    progress_interval: Seconds = Field(default=5, description="a progress line this often")
+    watch: bool = Field(default=True, description="watch the API (false: poll every resync)")
+    missing_grace: Seconds = Field(default=60, description="an object may be missing this long")
+    spec_drift_grace: Seconds = Field(
+        default=60, description="live pod template may differ from the commit this long"
+    )
+    replicafailure_grace: Seconds = Field(default=30, description="ReplicaFailure tolerated")
+    image_pull_grace: Seconds = Field(default=180, description="slow/throttled image pulls")
+    config_grace: Seconds = Field(default=30, description="CreateContainerConfigError tolerated")
+    unschedulable_grace: Seconds = Field(default=120, description="Unschedulable, no scale-up")
+    scale_up_grace: Seconds = Field(default=900, description="Unschedulable while scaling up")
+    hpa_metrics_grace: Seconds = Field(default=120, description="HPA metric errors tolerated")
+    app_condition_grace: Seconds = Field(default=60, description="Argo CD *Error conditions")
+    unknown_grace: Seconds = Field(default=60, description="custom resource without a status")
+    admission_failures_max: int = Field(
+        default=3, ge=1, description="rejected new pods (OutOf*, Evicted...) before failing"
+    )
+    tolerate_oom_restarts: int = Field(default=0, ge=0, description="OOMKilled restarts allowed")
+    fail_on_paused: bool = Field(default=True, description="a paused Deployment fails")
+    require_terminated_old_pods: bool = Field(
+        default=False, description="wait until old pods are gone (frees GPUs)"
+    )
+    model: ModelCheckConfig = Field(
+        default_factory=ModelCheckConfig, description="TensorFlow Serving model checks"
+    )
 
 
 class Config(Section):

@@ -1,0 +1,374 @@
+"""The Kubernetes API through the official `kubernetes` client: get, list, watch, logs, proxy.
+
+Objects come back as plain dicts in the API's own camelCase shape (typed models are
+deserialized, then serialized back), so the readiness rules read them like YAML. Transient
+failures (connection resets, 5xx, 429 with Retry-After) are retried in `retry` until the
+deadline; anything else is an ExternalError (exit 3). Kubeconfig contents and tokens never
+reach a message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
+
+from ci_plugins.errors import ExternalError, InputError
+from ci_plugins.readiness.model import ObjectRef
+from ci_plugins.step import Clock
+
+T = TypeVar("T")
+Obj = dict[str, Any]
+REQUEST_TIMEOUT = (5.0, 30.0)
+WATCH_SECONDS = 25  # server-side watch timeout; a silent end restarts the watch
+
+
+@dataclass(frozen=True)
+class KindApi:
+    """Where a built-in kind lives in the typed client."""
+
+    api: type[Any]
+    plural: str  # read_namespaced_<plural> / list_namespaced_<plural>
+
+
+BUILTIN: dict[tuple[str, str], KindApi] = {
+    ("v1", "Pod"): KindApi(client.CoreV1Api, "pod"),
+    ("v1", "Service"): KindApi(client.CoreV1Api, "service"),
+    ("v1", "ConfigMap"): KindApi(client.CoreV1Api, "config_map"),
+    ("v1", "Secret"): KindApi(client.CoreV1Api, "secret"),
+    ("v1", "ServiceAccount"): KindApi(client.CoreV1Api, "service_account"),
+    ("v1", "PersistentVolumeClaim"): KindApi(client.CoreV1Api, "persistent_volume_claim"),
+    ("v1", "Event"): KindApi(client.CoreV1Api, "event"),
+    ("apps/v1", "Deployment"): KindApi(client.AppsV1Api, "deployment"),
+    ("apps/v1", "ReplicaSet"): KindApi(client.AppsV1Api, "replica_set"),
+    ("apps/v1", "StatefulSet"): KindApi(client.AppsV1Api, "stateful_set"),
+    ("apps/v1", "DaemonSet"): KindApi(client.AppsV1Api, "daemon_set"),
+    ("batch/v1", "Job"): KindApi(client.BatchV1Api, "job"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): KindApi(
+        client.AutoscalingV2Api, "horizontal_pod_autoscaler"
+    ),
+    ("policy/v1", "PodDisruptionBudget"): KindApi(client.PolicyV1Api, "pod_disruption_budget"),
+    ("discovery.k8s.io/v1", "EndpointSlice"): KindApi(client.DiscoveryV1Api, "endpoint_slice"),
+}
+
+
+def plural_of(kind: str) -> str:
+    """The resource name of a custom kind (Application -> applications)."""
+    lower = kind.lower()
+    if lower.endswith("y"):
+        return lower[:-1] + "ies"
+    return lower + ("es" if lower.endswith("s") else "s")
+
+
+def load_client(kubeconfig: Path | None, environ: dict[str, str] | None = None) -> Any:
+    """An ApiClient from --kubeconfig, KUBECONFIG or ~/.kube/config (in-cluster as a last resort).
+
+    Raises InputError (exit 2) for a missing or unusable kubeconfig, naming only the file.
+    """
+    env = os.environ if environ is None else environ
+    source = str(kubeconfig) if kubeconfig else env.get("KUBECONFIG", "")
+    default = Path.home() / ".kube" / "config"
+    if not source and not default.exists() and env.get("KUBERNETES_SERVICE_HOST"):
+        configuration = client.Configuration()
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return _client(configuration)
+    source = source or str(default)
+    for part in source.split(os.pathsep):
+        if not Path(part).is_file():
+            raise InputError(
+                f"kubeconfig {part} does not exist",
+                hint="pass --kubeconfig FILE or set KUBECONFIG",
+            )
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=source, client_configuration=configuration
+        )
+    except Exception as exc:  # ConfigException, YAML errors, bad base64...: all say "unusable"
+        raise InputError(
+            f"kubeconfig {source} is not usable: {_config_problem(exc)}",
+            hint="check the file with: kubectl --kubeconfig FILE config view",
+        ) from None
+    return _client(configuration)
+
+
+def _config_problem(exc: Exception) -> str:
+    # Only the exception type and the first line: parsers may quote file contents.
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    if len(first) > 120 or ":" in first[40:]:
+        first = ""
+    return f"{type(exc).__name__}{': ' + first if first else ''}"
+
+
+def _client(configuration: Any) -> Any:
+    configuration.retries = 0  # our retry helper decides, with the deadline in mind
+    return client.ApiClient(configuration)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection failures, 5xx and 429: worth another try."""
+    if isinstance(exc, ApiException):
+        return exc.status is not None and (exc.status >= 500 or exc.status == 429)
+    return isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    headers = getattr(exc, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def retry(fn: Callable[[], T], *, what: str, clock: Clock, deadline: float) -> T:
+    """fn(), retrying transient errors with backoff until the deadline; ExternalError after."""
+    delay = 0.5
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise _external(what, exc) from None
+            remaining = deadline - clock.time()
+            if remaining <= 0:
+                raise ExternalError(
+                    f"Kubernetes API: {what} failed {attempts} time(s): {_describe(exc)}",
+                    hint="check that the cluster is reachable from this job (exit 3 is retryable)",
+                ) from None
+            clock.sleep(min(retry_after(exc) or delay, remaining))
+            delay = min(delay * 2, 5.0)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status} {exc.reason or ''}".strip()
+    reason = getattr(exc, "reason", None)
+    return f"{type(exc).__name__}: {reason or exc}"
+
+
+def _external(what: str, exc: BaseException) -> ExternalError:
+    if isinstance(exc, ApiException) and exc.status in (401, 403):
+        return ExternalError(
+            f"Kubernetes API refused {what}: HTTP {exc.status}",
+            hint="verify needs get/list/watch on the checked kinds, pods/log and events "
+            "(docs/verify.md, RBAC)",
+        )
+    return ExternalError(f"Kubernetes API: {what} failed: {_describe(exc)}")
+
+
+@dataclass
+class Kube:
+    """One cluster: typed calls with retries, results as API-shaped dicts."""
+
+    api_client: Any
+    clock: Clock
+    deadline: float
+    relists: int = 0
+    _apis: dict[type[Any], Any] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return str(self.api_client.configuration.host)
+
+    def _api(self, cls: type[Any]) -> Any:
+        if cls not in self._apis:
+            self._apis[cls] = cls(self.api_client)
+        return self._apis[cls]
+
+    def _dict(self, obj: Any) -> Obj:
+        data = self.api_client.sanitize_for_serialization(obj)
+        return data if isinstance(data, dict) else {}
+
+    def call(self, fn: Callable[[], T], what: str) -> T:
+        return retry(fn, what=what, clock=self.clock, deadline=self.deadline)
+
+    def get(self, ref: ObjectRef) -> Obj | None:
+        """The live object as a dict, or None when it does not exist."""
+        try:
+            return self.call(lambda: self._get(ref), f"get {ref} in {ref.namespace}")
+        except ExternalError as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+
+    def _get(self, ref: ObjectRef) -> Obj:
+        kind = BUILTIN.get((ref.api_version, ref.kind))
+        if kind is not None:
+            api = self._api(kind.api)
+            obj = getattr(api, f"read_namespaced_{kind.plural}")(
+                ref.name, ref.namespace, _request_timeout=REQUEST_TIMEOUT
+            )
+            data = self._dict(obj)
+            data.pop("data", None)  # Secret and ConfigMap values are never kept
+            data.pop("stringData", None)
+            return data
+        custom = self._api(client.CustomObjectsApi)
+        found: Obj = custom.get_namespaced_custom_object(
+            ref.group,
+            ref.version,
+            ref.namespace,
+            plural_of(ref.kind),
+            ref.name,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+        return found
+
+    def list_objects(
+        self, api_version: str, kind: str, namespace: str, *, label_selector: str | None = None
+    ) -> tuple[list[Obj], str | None]:
+        """All objects of a kind in a namespace, and the list's resourceVersion."""
+        list_fn, args = self._list_fn(api_version, kind, namespace)
+        kwargs: dict[str, Any] = {"_request_timeout": REQUEST_TIMEOUT}
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        result = self.call(lambda: list_fn(*args, **kwargs), f"list {kind} in {namespace}")
+        data = result if isinstance(result, dict) else self._dict(result)
+        items = [dict(item) for item in data.get("items") or []]
+        for item in items:
+            item.pop("data", None)
+        return items, (data.get("metadata") or {}).get("resourceVersion")
+
+    def _list_fn(
+        self, api_version: str, kind: str, namespace: str
+    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        builtin = BUILTIN.get((api_version, kind))
+        if builtin is not None:
+            api = self._api(builtin.api)
+            return getattr(api, f"list_namespaced_{builtin.plural}"), (namespace,)
+        group, _, version = api_version.rpartition("/")
+        custom = self._api(client.CustomObjectsApi)
+        return custom.list_namespaced_custom_object, (group, version, namespace, plural_of(kind))
+
+    def events(self, namespace: str) -> list[Obj]:
+        items, _ = self.list_objects("v1", "Event", namespace)
+        return items
+
+    def pod_log(self, namespace: str, pod: str, container: str, *, previous: bool) -> str:
+        """The last 20 lines of a container's log ("" when the kubelet has none)."""
+        api = self._api(client.CoreV1Api)
+        try:
+            text = self.call(
+                lambda: api.read_namespaced_pod_log(
+                    pod,
+                    namespace,
+                    container=container,
+                    previous=previous,
+                    tail_lines=20,
+                    _request_timeout=REQUEST_TIMEOUT,
+                ),
+                f"logs of pod {pod}",
+            )
+        except ExternalError:
+            return ""
+        return str(text or "")
+
+    def proxy(
+        self, namespace: str, service: str, port: str, path: str, body: Any = None
+    ) -> tuple[int, Any]:
+        """GET (or POST body) through the API server's service proxy; (status, JSON or text)."""
+        method = "GET" if body is None else "POST"
+        params = self.api_client.param_serialize(
+            method=method,
+            resource_path="/api/v1/namespaces/{namespace}/services/{name}/proxy/{path}",
+            path_params={"namespace": namespace, "name": f"{service}:{port}", "path": path},
+            header_params={"Content-Type": "application/json", "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        # keep "/" and ":" of the path readable for the proxied server
+        url = params[1].replace("%2F", "/").replace("%3A", ":")
+        params = (params[0], url, *params[2:])
+
+        def send() -> tuple[int, Any]:
+            response = self.api_client.call_api(*params, _request_timeout=REQUEST_TIMEOUT)
+            response.read()
+            if response.status >= 500 and response.status != 503:
+                raise ApiException(http_resp=response)
+            text = response.data.decode("utf-8", "replace")
+            try:
+                return response.status, json.loads(text)
+            except ValueError:
+                return response.status, text
+
+        return self.call(send, f"service proxy {namespace}/{service}:{port}/{path}")
+
+    def patch_annotations(self, ref: ObjectRef, annotations: dict[str, str]) -> None:
+        """Merge-patch metadata.annotations of a custom object (e.g. to request a refresh)."""
+        custom = self._api(client.CustomObjectsApi)
+        body = {"metadata": {"annotations": annotations}}
+        self.call(
+            lambda: custom.patch_namespaced_custom_object(
+                ref.group,
+                ref.version,
+                ref.namespace,
+                plural_of(ref.kind),
+                ref.name,
+                body,
+                _content_type="application/merge-patch+json",
+                _request_timeout=REQUEST_TIMEOUT,
+            ),
+            f"annotate {ref}",
+        )
+
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        *,
+        on_list: Callable[[list[Obj]], None],
+        on_event: Callable[[str, Obj], None],
+        stop: threading.Event,
+    ) -> None:
+        """List, then watch from the list's resourceVersion until stop is set (run in a thread).
+
+        A 410 Gone re-lists (the Python Watch retries only once); a silent end of the stream
+        (server-side timeout) restarts the watch; other errors wait a little and re-list.
+        """
+        list_fn, args = self._list_fn(api_version, kind, namespace)
+        version: str | None = None
+        while not stop.is_set():
+            try:
+                if version is None:
+                    items, version = self.list_objects(api_version, kind, namespace)
+                    on_list(items)
+                    version = version or ""
+                stream = watch.Watch()  # type: ignore[no-untyped-call]
+                for event in stream.stream(  # type: ignore[no-untyped-call]
+                    list_fn,
+                    *args,
+                    resource_version=version,
+                    timeout_seconds=WATCH_SECONDS,
+                    allow_watch_bookmarks=True,
+                    _request_timeout=(REQUEST_TIMEOUT[0], WATCH_SECONDS + 5.0),
+                ):
+                    obj = event["object"]
+                    data = obj if isinstance(obj, dict) else self._dict(obj)
+                    version = (data.get("metadata") or {}).get("resourceVersion") or version
+                    if event["type"] != "BOOKMARK":
+                        on_event(str(event["type"]), data)
+                    if stop.is_set():
+                        stream.stop()  # type: ignore[no-untyped-call]
+            except ApiException as exc:
+                if exc.status == 410:
+                    self.relists += 1
+                    version = None
+                else:
+                    version = None
+                    stop.wait(1.0)
+            except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError):
+                continue  # the stream ended silently (server-side timeout): watch again
+            except (urllib3.exceptions.HTTPError, ExternalError, OSError):
+                version = None if not stop.is_set() else version
+                stop.wait(1.0)
