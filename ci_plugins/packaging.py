@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ci_plugins.errors import InputError
 from ci_plugins.manifest import ModelManifest, write_manifest
+from ci_plugins.training.digest import directory_digest
 
 # The directory name inside the artifact: the chart's TF Serving reads /models/model.
 ARTIFACT_DIR = "model"
@@ -92,15 +93,41 @@ def check_model_dir(model_dir: Path) -> list[Path]:
     return found
 
 
-def model_tarball(model_dir: Path, destination: Path) -> Path:
-    """A gzip tarball of model_dir under `model/`, byte-identical for identical files."""
+def check_model_files(model_dir: Path, manifest: ModelManifest) -> Path:
+    """model_dir/<model_version>, whose files must hash to the manifest's model_digest
+    (the digest train recorded); InputError (exit 2) otherwise."""
+    check_model_dir(model_dir)
+    version_dir = model_dir / manifest.model_version
+    if not (version_dir / "saved_model.pb").is_file():
+        raise InputError(
+            f"{model_dir} holds no version {manifest.model_version} of the model "
+            f"(expected {version_dir}/saved_model.pb)",
+            hint="pass the model/ directory written by the train run that wrote the manifest",
+        )
+    actual = directory_digest(version_dir)
+    if actual != manifest.model_digest:
+        raise InputError(
+            f"the files in {version_dir} do not match the model manifest: it records "
+            f"model_digest {manifest.model_digest}, the files hash to {actual}",
+            hint="package the model/ directory written by the train run that wrote the manifest",
+        )
+    return version_dir
+
+
+def model_tarball(model_dir: Path, destination: Path, *, version: str | None = None) -> Path:
+    """A gzip tarball of model_dir (only <version>/ when given) under `model/`,
+    byte-identical for identical files."""
+    root = model_dir / version if version else model_dir
+    prefix = f"{ARTIFACT_DIR}/{version}" if version else ARTIFACT_DIR
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         tar.addfile(_entry(ARTIFACT_DIR, directory=True))
-        for path in sorted(model_dir.rglob("*")):
+        if version:
+            tar.addfile(_entry(prefix, directory=True))
+        for path in sorted(root.rglob("*")):
             if path.is_symlink():
                 raise InputError(f"{path} is a symbolic link; a model must hold real files")
-            name = f"{ARTIFACT_DIR}/{path.relative_to(model_dir).as_posix()}"
+            name = f"{prefix}/{path.relative_to(root).as_posix()}"
             if path.is_dir():
                 tar.addfile(_entry(name, directory=True))
             else:
@@ -143,10 +170,13 @@ def dockerfile(*, base_image: str, manifest: ModelManifest) -> str:
     )
 
 
-def write_build_context(model_dir: Path, context: Path, *, dockerfile_text: str) -> Path:
+def write_build_context(
+    model_dir: Path, context: Path, *, dockerfile_text: str, version: str | None = None
+) -> Path:
     """Lay out a Docker build context: Dockerfile plus model/ (copied as in the tarball)."""
     (context / "Dockerfile").write_text(dockerfile_text, encoding="utf-8")
-    with tarfile.open(model_tarball(model_dir, context / "model.tar.gz")) as tar:
+    tarball = model_tarball(model_dir, context / "model.tar.gz", version=version)
+    with tarfile.open(tarball) as tar:
         tar.extractall(context, filter="data")
     (context / "model.tar.gz").unlink()
     (context / ".dockerignore").write_text("*\n!Dockerfile\n!model/\n", encoding="utf-8")

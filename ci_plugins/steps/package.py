@@ -40,7 +40,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     config = ctx.optional_config()
     settings = config.package if config else PackageConfig()
     manifest = read_manifest(options.manifest, app=config.app if config else None)
-    packaging.check_model_dir(options.model_dir)
+    packaging.check_model_files(options.model_dir, manifest)
     registry = options.registry or settings.registry
     if not registry:
         raise InputError(
@@ -70,7 +70,9 @@ def _push_artifact(
 ) -> ModelManifest:
     ctx.out.info(f"pushing {model_dir} to {target.ref.tagged(tag)} (oras)")
     with tempfile.TemporaryDirectory(prefix="ci-plugins-package-") as tmp:
-        tarball = packaging.model_tarball(model_dir, Path(tmp) / "model.tar.gz")
+        tarball = packaging.model_tarball(
+            model_dir, Path(tmp) / "model.tar.gz", version=manifest.model_version
+        )
         digest = oci.push_artifact(
             target,
             tag=tag,
@@ -95,7 +97,9 @@ def _push_image(
 
     with tempfile.TemporaryDirectory(prefix="ci-plugins-image-") as tmp:
         text = packaging.dockerfile(base_image=settings.base_image, manifest=manifest)
-        context = packaging.write_build_context(model_dir, Path(tmp), dockerfile_text=text)
+        context = packaging.write_build_context(
+            model_dir, Path(tmp), dockerfile_text=text, version=manifest.model_version
+        )
         ctx.out.info(f"building {target.ref.tagged(tag)} FROM {settings.base_image}")
         digest = docker_engine.build_and_push(
             context, repository=target.ref.name, tag=tag, credentials=target.credentials

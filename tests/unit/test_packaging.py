@@ -24,6 +24,14 @@ def saved_model(root: Path) -> Path:
     return root
 
 
+def test_tarball_of_one_version_holds_only_that_version(tmp_path: Path) -> None:
+    model = saved_model(tmp_path / "model")
+    write_text(model / "2" / "saved_model.pb", "newer")
+    tarball = packaging.model_tarball(model, tmp_path / "m.tgz", version="2")
+    with tarfile.open(tarball) as tar:
+        assert tar.getnames() == ["model", "model/2", "model/2/saved_model.pb"]
+
+
 def test_tarball_is_byte_identical_for_identical_files(tmp_path: Path) -> None:
     first = packaging.model_tarball(saved_model(tmp_path / "a"), tmp_path / "a.tgz")
     second_dir = saved_model(tmp_path / "b")

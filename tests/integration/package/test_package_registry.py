@@ -10,6 +10,7 @@ from typing import Any
 import oras.client
 import pytest
 
+from ci_plugins.training.digest import directory_digest
 from tests.conftest import CliRunner, write_json, write_text
 from tests.support.registry import Registry, free_port, start_registry
 
@@ -17,7 +18,7 @@ PASSWORD = "s3cret-registry-pass"
 MANIFEST: dict[str, Any] = {
     "app": "digits",
     "model_version": "20260101.1",
-    "model_digest": "sha256:" + "a" * 64,
+    "model_digest": "",  # set by the project fixture from the files
     "source_commit": "0123456789abcdef0123456789abcdef01234567",
 }
 
@@ -39,9 +40,12 @@ def private_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regis
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     write_text(tmp_path / "ci-plugins.yaml", "app: digits\nenvironments: {dev: {}}\n")
+    version = tmp_path / "model" / MANIFEST["model_version"]
+    write_text(version / "saved_model.pb", "graph bytes")
+    write_text(version / "variables" / "variables.index", "index")
+    write_text(tmp_path / "model" / "0" / "saved_model.pb", "an older version, not pushed")
+    MANIFEST["model_digest"] = directory_digest(version)
     write_json(tmp_path / "model-manifest.json", MANIFEST)
-    write_text(tmp_path / "model" / "1" / "saved_model.pb", "graph bytes")
-    write_text(tmp_path / "model" / "1" / "variables" / "variables.index", "index")
     return tmp_path
 
 
@@ -79,8 +83,9 @@ def test_push_records_a_digest_pinned_artifact_that_pulls_back_as_the_model(
     assert layer["annotations"]["io.deis.oras.content.unpack"] == "true"
     # oras unpacks the layer into <outdir>/model, as the chart's init container does.
     client.pull(target=ref, outdir=str(project / "pulled"))
-    pulled = project / "pulled" / "model" / "1" / "saved_model.pb"
-    assert pulled.read_text(encoding="utf-8") == "graph bytes"
+    pulled = project / "pulled" / "model"
+    assert [p.name for p in pulled.iterdir()] == ["20260101.1"]  # only the manifest's version
+    assert directory_digest(pulled / "20260101.1") == MANIFEST["model_digest"]
     tagged = client.get_manifest(registry.repository("ml/digits:20260101.1"))
     assert tagged["annotations"]["dev.ci-plugins.model-version"] == "20260101.1"
 
@@ -180,3 +185,23 @@ def test_bad_package_input_is_exit_2(
     result = cli("package", "--model-dir", "model", "--manifest", "model-manifest.json", *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_model_files_that_do_not_match_the_manifest_are_exit_2(
+    project: Path, cli: CliRunner, registry: Registry
+) -> None:
+    write_text(project / "model" / "20260101.1" / "saved_model.pb", "retrained meanwhile")
+    result = package(cli, registry.repository("ml/digits"))
+    assert result.exit_code == 2
+    assert "do not match the model manifest" in result.stderr
+    assert MANIFEST["model_digest"] in result.stderr
+    assert manifest_of(project) == MANIFEST
+
+
+def test_model_dir_without_the_manifests_version_is_exit_2(
+    project: Path, cli: CliRunner, registry: Registry
+) -> None:
+    (project / "model" / "20260101.1" / "saved_model.pb").unlink()
+    result = package(cli, registry.repository("ml/digits"))
+    assert result.exit_code == 2
+    assert "holds no version 20260101.1 of the model" in result.stderr
