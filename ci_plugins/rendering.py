@@ -123,11 +123,13 @@ def computed_values(manifest: ModelManifest) -> dict[str, Any]:
         "digest": manifest.model_digest,
         "sourceCommit": manifest.source_commit,
     }
-    if manifest.artifact and manifest.artifact.startswith("oci://"):
-        model["artifact"] = manifest.artifact
     values: dict[str, Any] = {"model": model}
-    if manifest.image:
-        values["image"] = {"reference": manifest.image}
+    if manifest.artifact and manifest.artifact.startswith("oci://"):
+        # The model comes from the artifact; any `image` recorded next to it (a release
+        # record's serving image, on promotion) is the environment's business, not ours.
+        model["artifact"] = manifest.artifact
+    elif manifest.image:
+        values["image"] = {"reference": manifest.image}  # a serving image with the model
     return values
 
 

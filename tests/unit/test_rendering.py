@@ -49,6 +49,18 @@ def test_render_uses_the_shipped_chart_and_the_serving_image(tmp_path: Path) -> 
     }  # fmt: skip
 
 
+def test_an_image_beside_an_oci_artifact_leaves_the_environments_image_alone(
+    tmp_path: Path,
+) -> None:
+    # What promote passes on: the release record's serving image next to the artifact.
+    artifact = "oci://registry.example.com/ml/digits@" + DIGEST
+    served = manifest(artifact=artifact, image="tensorflow/serving:2.14.1@" + DIGEST)
+    prod = config(prod={"values": {"gpu": {"enabled": True}}})
+    info = rendering.render(prod, served, "prod", tmp_path / "out")
+    assert info.image == "tensorflow/serving:2.14.1-gpu"
+    assert info.artifact == artifact
+
+
 def test_namespace_defaults_to_the_environment_name(tmp_path: Path) -> None:
     info = rendering.render(config(qa={}), manifest(), "qa", tmp_path / "out")
     assert info.namespace == "qa"
