@@ -34,6 +34,7 @@ STEPS: dict[str, str] = {
     "rollback": "ci_plugins.steps.rollback",
     "unpin": "ci_plugins.steps.unpin",
     "status": "ci_plugins.steps.status",
+    "comment": "ci_plugins.steps.comment",
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -53,10 +54,16 @@ class _Parser(argparse.ArgumentParser):
         env_value = os.environ.get(env_name)
         help_text = kwargs.pop("help", "")
         help_text += f" [env: {env_name}]"
-        if kwargs.get("action") == "store_true":
-            kwargs["default"] = (env_value or "").lower() in TRUE_WORDS
-        elif env_value:
-            kwargs["default"] = kwargs.get("type", str)(env_value)
+        convert = kwargs.get("type", str)
+        try:
+            if kwargs.get("action") == "store_true":
+                kwargs["default"] = (env_value or "").lower() in TRUE_WORDS
+            elif env_value and kwargs.get("action") == "append":  # comma-separated list
+                kwargs["default"] = [convert(item) for item in env_value.split(",") if item]
+            elif env_value:
+                kwargs["default"] = convert(env_value)
+        except ValueError:
+            self.error(f"{env_name}={env_value!r} is not a valid value for {name}")
         self.add_argument(name, required=required and not env_value, help=help_text, **kwargs)
 
     def error(self, message: str) -> NoReturn:
@@ -165,7 +172,26 @@ def _status(p: _Parser) -> None:
     p.flag("--history", action="store_true", help="list past releases from the repo's log")
 
 
+def _comment(p: _Parser) -> None:
+    p.flag(
+        "--body-file",
+        type=Path,
+        metavar="FILE",
+        action="append",
+        required=True,
+        help="Markdown file to post (repeat to join several, e.g. gate and render reports)",
+    )
+    p.flag("--marker", metavar="NAME", default="report", help="which of our comments to update")
+    p.flag(
+        "--change-request",
+        type=int,
+        metavar="N",
+        help="MR iid / PR number (default: from the CI variables)",
+    )
+
+
 ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
+    "comment": _comment,
     "train": _train,
     "gate": _gate,
     "package": _package,
@@ -187,6 +213,7 @@ SUMMARIES: dict[str, str] = {
     "rollback": "restore the last healthy release with a new commit, and pin it",
     "unpin": "let automatic promotions into an environment resume after a rollback",
     "status": "show what runs in each environment, and why",
+    "comment": "post reports as one merge/pull request comment, updated in place",
 }
 
 EPILOG = """exit codes: 0 done/passed/healthy, 1 a check said no, 2 bad input,
