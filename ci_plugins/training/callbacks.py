@@ -46,14 +46,26 @@ class EpochEnd(keras.callbacks.Callback):  # type: ignore[misc]
         self.durations.append(seconds)
         number = epoch + 1
         eta = eta_seconds(self.durations, self.total_epochs - number)
-        self.log(epoch_line(number, self.total_epochs, values, seconds=seconds, eta=eta))
-        check_finite(number, self.total_epochs, values)
+        line = epoch_line(number, self.total_epochs, values, seconds=seconds, eta=eta)
+        try:
+            check_finite(number, self.total_epochs, values)
+        except Exception:
+            self.log(line)
+            raise
         self.history.append({"epoch": number, **values, "seconds": round(seconds, 3)})
         self.completed = number
         if self.checkpoints is not None:
             self.checkpoints.save(self.model, epoch=number, history=self.history)
+        # Logged last: once a reader sees "epoch N", epoch N is in the checkpoint.
+        self.log(line)
 
     def save_interrupted(self) -> None:
         """On SIGTERM/^C mid-epoch: keep the partial epoch's weights, resume at its start."""
-        if self.checkpoints is not None:
-            self.checkpoints.save(self.model, epoch=self.completed, history=self.history)
+        if self.checkpoints is None:
+            self.log("interrupted: no checkpoint directory configured, nothing saved")
+            return
+        self.checkpoints.save(self.model, epoch=self.completed, history=self.history)
+        self.log(
+            f"interrupted: saved a checkpoint in {self.checkpoints.directory} after epoch "
+            f"{self.completed}; the next run with it resumes at epoch {self.completed + 1}"
+        )

@@ -87,6 +87,7 @@ def train(settings: Settings, *, out: Output, clock: Clock) -> Outcome:
         _check_spec(spec, keras, tf, settings.entrypoint)
     if settings.xla:
         spec.model.jit_compile = True
+        out.info("XLA: the training step is compiled with jit_compile=True")
     history, resumed_at, callback = _prepare(spec, settings, out=out, clock=clock)
     if resumed_at < settings.epochs:
         _fit(spec, settings, callback, resumed_at)

@@ -2,8 +2,8 @@
 
 `ci-plugins train` calls build(params) with `train.params` from ci-plugins.yaml, then
 fits, evaluates on the test split and exports a SavedModel for TensorFlow Serving.
-The exported signature takes `image`: float32 [batch, 8, 8, 1] in [0, 1] and returns
-the 10 class probabilities.
+The exported `serving_default` signature takes `image`: float32 [batch, 8, 8, 1] in
+[0, 1] and returns `output_0`: the 10 class probabilities.
 
 Try it locally: `ci-plugins train --output-dir out` (from this directory).
 """
