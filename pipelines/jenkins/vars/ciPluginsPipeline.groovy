@@ -22,7 +22,8 @@ def call(Map cfg = [:]) {
                     ciPluginsTrain(cfg)
                     stash(name: 'train-output', includes: "${projectDir}/train-output/**")
                 } finally {
-                    archiveArtifacts(artifacts: "${projectDir}/train-output/*.json", allowEmptyArchive: true, fingerprint: true)
+                    archiveArtifacts(artifacts: "${projectDir}/train-output/*.json",
+                        allowEmptyArchive: true, fingerprint: true)
                 }
             }
         }
@@ -34,16 +35,20 @@ def call(Map cfg = [:]) {
                     ciPluginsGate(cfg)
                 } finally {
                     junit(testResults: "${projectDir}/gate-report/*.xml", allowEmptyResults: true)
-                    archiveArtifacts(artifacts: "${projectDir}/gate-report/**", allowEmptyArchive: true, fingerprint: true)
+                    archiveArtifacts(artifacts: "${projectDir}/gate-report/**",
+                        allowEmptyArchive: true, fingerprint: true)
                 }
             }
         }
         if (!deploy) {
             return
         }
-        environments.eachWithIndex { String target, int index ->
+        // A classic loop: closures passed to collection methods are not CPS-safe everywhere.
+        for (int index = 0; index < environments.size(); index++) {
+            String target = environments[index]
             String source = index == 0 ? null : environments[index - 1]
-            Map envCfg = cfg + [env: target, kubeconfigCredentialsId: (cfg.kubeconfigCredentialsIds ?: [:])[target]]
+            Map kubeconfigs = cfg.kubeconfigCredentialsIds ?: [:]
+            Map envCfg = cfg + [env: target, kubeconfigCredentialsId: kubeconfigs[target]]
             if (approvers[target]) {
                 stage("Approve ${target}") {
                     input(message: "Promote ${source ?: 'this build'} to ${target}?", ok: 'Promote',
@@ -54,28 +59,34 @@ def call(Map cfg = [:]) {
                 milestone(++ordinal)
                 lock(resource: "env-${target}") {
                     node(cfg.agentLabel ?: '') {
-                        checkout scm
-                        try {
-                            Map promoted
-                            if (source) {
-                                promoted = ciPluginsPromote(envCfg + [fromEnv: source, toEnv: target])
-                            } else {
-                                unstash 'train-output'
-                                ciPluginsRender(envCfg)
-                                promoted = ciPluginsPromote(envCfg)
-                            }
-                            if (promoted.CI_PLUGINS_COMMIT) {
-                                ciPluginsVerify(envCfg)
-                            } else {
-                                echo "ci-plugins: no new commit for ${target} (unchanged, or a merge request awaits approval); verify runs after the merge"
-                            }
-                        } finally {
-                            junit(testResults: "${projectDir}/verify-report/*.xml", allowEmptyResults: true)
-                            archiveArtifacts(artifacts: "${projectDir}/ci-plugins-*.properties", allowEmptyArchive: true)
-                        }
+                        deployTo(envCfg, source, projectDir)
                     }
                 }
             }
         }
+    }
+}
+
+// One environment, on an executor and under its lock: promote (render first when there is no
+// source environment), then verify when promote pushed a commit.
+void deployTo(Map cfg, String source, String projectDir) {
+    checkout scm
+    try {
+        Map promoted
+        if (source) {
+            promoted = ciPluginsPromote(cfg + [fromEnv: source, toEnv: cfg.env])
+        } else {
+            unstash 'train-output'
+            ciPluginsRender(cfg)
+            promoted = ciPluginsPromote(cfg)
+        }
+        if (promoted.CI_PLUGINS_COMMIT) {
+            ciPluginsVerify(cfg)
+        } else {
+            echo "ci-plugins: no new commit for ${cfg.env} (unchanged, or a merge request awaits approval)"
+        }
+    } finally {
+        junit(testResults: "${projectDir}/verify-report/*.xml", allowEmptyResults: true)
+        archiveArtifacts(artifacts: "${projectDir}/ci-plugins-*.properties", allowEmptyArchive: true)
     }
 }

@@ -26,7 +26,8 @@ Map call(String step, Map inputs, Map cfg = [:]) {
             for (int attempt = 1; attempt <= attempts && status != 0; attempt++) {
                 status = sh(script: "ci-plugins ${step}", returnStatus: true, label: "ci-plugins ${step}")
                 if (status == 3 && attempt < attempts) {
-                    echo "ci-plugins ${step}: an outside system failed (exit code 3); retry ${attempt} of ${attempts - 1}"
+                    echo("ci-plugins ${step}: an outside system failed (exit code 3); " +
+                        "retry ${attempt} of ${attempts - 1}")
                 } else if (status != 0) {
                     error("ci-plugins ${step} failed with exit code ${status} (see the log above)")
                 }
