@@ -14,11 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from _timing import command, median_seconds, report
+from _timing import command, report
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -55,6 +58,21 @@ MANIFEST = {
 }
 
 
+def paired_medians(
+    bare: Callable[[], object], ours: Callable[[], object], *, runs: int
+) -> tuple[float, float]:
+    """Median wall times, runs interleaved (bare, ours, bare, ...) so that other load on
+    the machine hits both sides alike; one unmeasured warm-up each."""
+    bare(), ours()
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for action, times in ((bare, samples[0]), (ours, samples[1])):
+            start = time.perf_counter()
+            action()
+            times.append(time.perf_counter() - start)
+    return statistics.median(samples[0]), statistics.median(samples[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=11)
@@ -81,8 +99,11 @@ def main() -> None:
             bare_argv += ["--values", str(values), "--", "digits", str(chart)]
             ours_argv = [sys.executable, "-m", "ci_plugins", "render", "--manifest"]
             ours_argv += ["model-manifest.json", "--env", env_name, "--output-dir", env_name]
-            bare = median_seconds(command(bare_argv, cwd=work, env=env), runs=args.runs)
-            ours = median_seconds(command(ours_argv, cwd=work, env=env), runs=args.runs)
+            bare, ours = paired_medians(
+                command(bare_argv, cwd=work, env=env),
+                command(ours_argv, cwd=work, env=env),
+                runs=args.runs,
+            )
             print(
                 report(f"render {env_name}", ours, bare, "helm template", "<= +250 ms over helm"),
                 flush=True,
