@@ -84,7 +84,8 @@ def test_render_writes_one_file_per_object_with_layered_values(
     assert container["resources"]["requests"] == {"cpu": "250m", "memory": "256Mi"}
     assert template["spec"]["initContainers"][0]["args"][1] == ARTIFACT.removeprefix("oci://")
     info = json.loads((out / "render-info.json").read_text(encoding="utf-8"))
-    assert info["chart"] == {"name": "model-server", "version": "0.1.0"}
+    chart_yaml = load(REPO / "charts" / "model-server" / "Chart.yaml")
+    assert info["chart"] == {"name": "model-server", "version": chart_yaml["version"]}
     assert info["namespace"] == "ml-staging"
     assert info["artifact"] == ARTIFACT
     assert info["image"].startswith("tensorflow/serving:2.14.1@sha256:")
