@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CliRunner
+from tests.conftest import CliResult, CliRunner
 from tests.support.envrepo import (
     HttpGitServer,
     commit_message,
@@ -24,7 +24,9 @@ from tests.support.promote import digest_of, write_config, write_release_inputs
 APP_DIR = "environments/staging/digits"
 
 
-def promote(cli: CliRunner, manifest: Path, rendered: Path, *extra: str, env: str = "staging"):
+def promote(
+    cli: CliRunner, manifest: Path, rendered: Path, *extra: str, env: str = "staging"
+) -> CliResult:
     return cli(
         "promote", "--env", env, "--rendered", rendered, "--manifest", manifest, "--json", *extra
     )

@@ -8,6 +8,7 @@ import pytest
 
 from ci_plugins.adapters import git
 from ci_plugins.errors import ExternalError, PushRejectedError
+from ci_plugins.redact import Secret
 from tests.support.envrepo import make_bare_repo, seed_files
 
 
@@ -50,7 +51,7 @@ def test_url_credentials_are_split_out_and_redacted() -> None:
 
 
 def test_tokens_never_reach_argv_but_only_the_environment() -> None:
-    creds = git.Credentials("u", git.Secret("tok-secret"), "x")
+    creds = git.Credentials("u", Secret("tok-secret"), "x")
     env = git.tool_env(creds, base={})
     assert env["GIT_TERMINAL_PROMPT"] == "0"
     assert env["CI_PLUGINS_GIT_ASKPASS_TOKEN"] == "tok-secret"
