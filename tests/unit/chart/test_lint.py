@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import subprocess
 from pathlib import Path
 
@@ -36,3 +38,13 @@ def test_chart_lints_strictly_with_scenario(scenario: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "[WARNING]" not in proc.stdout
+
+
+def test_every_top_and_second_level_value_has_a_comment() -> None:
+    lines = (CHART / "values.yaml").read_text(encoding="utf-8").splitlines()
+    bare = [
+        line
+        for previous, line in itertools.pairwise(lines)
+        if re.match(r"^ {0,2}[A-Za-z][\w.-]*:", line) and not previous.lstrip().startswith("#")
+    ]
+    assert bare == []
