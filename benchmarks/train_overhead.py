@@ -1,0 +1,95 @@
+"""Train-step overhead: `ci-plugins train` on the digits example vs a bare Keras script
+(same model, data, seed, epochs and batch size: fit + evaluate + model.export + metrics.json).
+Goal: at most 1.05x. Runs alternate (bare, ours, bare, ours...) so load drifts hit both.
+
+Run: .venv/bin/python benchmarks/train_overhead.py [--runs N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from _timing import report
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "digits"
+
+# What a user would write without ci-plugins, reading the same ci-plugins.yaml settings.
+BARE = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+
+    import keras
+    import yaml
+
+    sys.path.insert(0, sys.argv[1])
+    import model as example
+
+    train = yaml.safe_load(Path(sys.argv[1], "ci-plugins.yaml").read_text())["train"]
+    params = train["params"]
+    keras.utils.set_random_seed(train["seed"])
+    spec = example.build(params)
+    x, y = spec.train
+    spec.model.fit(x, y, validation_data=spec.validation, epochs=train["epochs"],
+                   batch_size=train["batch_size"], shuffle=True, verbose=0)
+    metrics = spec.model.evaluate(*spec.test, batch_size=train["batch_size"], verbose=0,
+                                  return_dict=True)
+    out = Path(sys.argv[2])
+    spec.model.export(str(out / "model" / "1"), verbose=False)
+    (out / "metrics.json").write_text(json.dumps({"metrics": metrics}))
+    print(json.dumps(metrics))
+    """
+)
+
+
+def timed(argv: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=EXAMPLE, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(argv[:4])}... failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return elapsed, proc.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="3 runs each")
+    args = parser.parse_args()
+    runs = 3 if args.quick else args.runs
+    bare_times: list[float] = []
+    ours_times: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
+        for index in range(runs + 1):  # the first pair warms the page cache, not measured
+            bare_out, ours_out = Path(tmp, f"bare-{index}"), Path(tmp, f"ours-{index}")
+            bare, _ = timed([sys.executable, "-c", BARE, str(EXAMPLE), str(bare_out)])
+            command = ["-m", "ci_plugins", "train", "--output-dir", str(ours_out)]
+            ours, stdout = timed([sys.executable, *command, "--model-version", "1", "--json"])
+            print(f"run {index}: bare {bare:.2f}s, ci-plugins train {ours:.2f}s", file=sys.stderr)
+            if index:
+                bare_times.append(bare)
+                ours_times.append(ours)
+    accuracy = json.loads(stdout.strip().splitlines()[-1])["metrics"]["accuracy"]
+    print(f"digits example test accuracy: {accuracy:.4f}", file=sys.stderr)
+    print(
+        report(
+            "train digits example (30 epochs, fit+evaluate+export)",
+            statistics.median(ours_times),
+            statistics.median(bare_times),
+            "keras fit+export script",
+            "<= 1.05x",
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
