@@ -8,6 +8,7 @@ temporary directory that is removed afterwards, whatever happens.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -267,3 +268,33 @@ def _init_empty(
             f"the environment repo {remote.display} has no branch {branch!r} (it has {names})",
             hint="set env_repo.branch in ci-plugins.yaml to the branch Argo CD / Flux watches",
         )
+
+
+def verified_tag(env: str, app: str, commit: str) -> str:
+    """The tag that records env/app's release at commit as verified healthy."""
+    return f"{VERIFIED_TAG_PREFIX}/{app_path(env, app).split('/', 1)[1]}/{commit}"
+
+
+def mark_verified(
+    url: str,
+    *,
+    branch: str,
+    env: str,
+    app: str,
+    commit: str,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Record that the release of env/app at `commit` verified healthy.
+
+    Pushes the tag `ci-plugins/verified/<env>/<app>/<commit>` (no new commit on the branch;
+    marking twice is a no-op). InputError (2) for a commit that is not a full sha;
+    ExternalError (3) when the remote refuses the tag or does not have the commit.
+    """
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        raise InputError(f"cannot mark {commit!r} verified: expected a full 40-hex commit sha")
+    tag = verified_tag(env, app, commit)
+    with checkout(url, branch=branch, sparse=[], environ=environ) as repo:
+        if repo.remote_ref(tag):
+            return
+        repo.git.run("fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "--", commit)
+        repo.git.push(f"{commit}:{tag}")

@@ -15,16 +15,18 @@ from dataclasses import dataclass, field
 
 from ci_plugins.envrepo import (
     RELEASE_FILE,
-    VERIFIED_TAG_PREFIX,
     EnvRepoCheckout,
     app_path,
-    checkout,
+    mark_verified,
     release_from_text,
+    verified_tag,
 )
 from ci_plugins.errors import ExternalError, PushRejectedError
 from ci_plugins.output import Output
 from ci_plugins.release import ReleaseRecord
 from ci_plugins.step import Clock
+
+__all__ = ["mark_verified", "push_change", "release_history", "verified_commits"]
 
 DEFAULT_PUSH_ATTEMPTS = 8
 BACKOFF_BASE = 0.25  # seconds; attempt n waits uniform(0, min(CAP, BASE * 2**n))
@@ -167,34 +169,8 @@ def record_at(repo: EnvRepoCheckout, commit: str, relpath: str) -> ReleaseRecord
     return release_from_text(text, source=f"{relpath} at {commit[:12]}")
 
 
-def verified_tag(env: str, app: str, commit: str) -> str:
-    return f"{VERIFIED_TAG_PREFIX}/{app_path(env, app).split('/', 1)[1]}/{commit}"
-
-
 def verified_commits(repo: EnvRepoCheckout, env: str, app: str) -> list[str]:
     """Commits whose release of env/app verify recorded as healthy (from the remote's tags)."""
     prefix = verified_tag(env, app, "")
     lines = repo.git.run("ls-remote", "origin", "--", prefix + "*").stdout.splitlines()
     return [line.split()[1].removeprefix(prefix) for line in lines if line.strip()]
-
-
-def mark_verified(
-    url: str,
-    *,
-    branch: str,
-    env: str,
-    app: str,
-    commit: str,
-    environ: Mapping[str, str] | None = None,
-) -> None:
-    """Record that the release of env/app at `commit` verified healthy.
-
-    Pushes the tag `ci-plugins/verified/<env>/<app>/<commit>` (no new commit on the branch;
-    re-marking is a no-op). ExternalError (exit 3) when the remote refuses or lacks commit.
-    """
-    tag = verified_tag(env, app, commit)
-    with checkout(url, branch=branch, sparse=[], depth=1, environ=environ) as repo:
-        if repo.remote_ref(tag):
-            return
-        repo.git.run("fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "--", commit)
-        repo.git.push(f"{commit}:{tag}")

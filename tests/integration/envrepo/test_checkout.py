@@ -11,6 +11,7 @@ from ci_plugins.errors import ExternalError, InputError
 from tests.support.envrepo import (
     HttpGitServer,
     make_bare_repo,
+    git,
     remote_head,
     seed_files,
 )
@@ -147,3 +148,20 @@ def test_credentials_in_the_url_stay_out_of_the_clone_config(tmp_path: Path) -> 
         with envrepo.checkout(url) as repo:
             assert "s3cret-pass" not in (repo.root / ".git" / "config").read_text()
             assert "s3cret-pass" not in repo.url
+
+
+def test_mark_verified_pushes_a_tag_and_no_commit(env_repo: Path) -> None:
+    sha = seeded(env_repo)
+    envrepo.mark_verified(str(env_repo), branch="main", env="staging", app="digits", commit=sha)
+    envrepo.mark_verified(str(env_repo), branch="main", env="staging", app="digits", commit=sha)
+    tags = git("tag", "--list", "ci-plugins/verified/*", cwd=env_repo).split()
+    assert tags == [f"ci-plugins/verified/staging/digits/{sha}"]
+    assert remote_head(env_repo) == sha
+
+
+def test_mark_verified_needs_a_full_sha(env_repo: Path) -> None:
+    seeded(env_repo)
+    with pytest.raises(InputError):
+        envrepo.mark_verified(
+            str(env_repo), branch="main", env="staging", app="digits", commit="abc"
+        )
