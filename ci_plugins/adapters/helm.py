@@ -43,12 +43,13 @@ def template(
     values: Sequence[Path] = (),
     timeout: float = DEFAULT_TIMEOUT,
 ) -> str:
-    """Run `helm template` and return the rendered YAML stream.
+    """Run `helm template --skip-tests` and return the rendered YAML stream.
 
     Raises InputError (exit 2) for values that violate the chart's schema, ExternalError
     (exit 3) when helm is missing, times out or fails for any other reason.
     """
-    argv = [helm_binary(), "template", "--namespace", namespace]
+    # Test hooks are for `helm test`, not for a GitOps controller to apply.
+    argv = [helm_binary(), "template", "--skip-tests", "--namespace", namespace]
     for path in values:
         argv += ["--values", str(path)]
     argv += ["--", release, str(chart)]

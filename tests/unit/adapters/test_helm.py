@@ -49,3 +49,16 @@ def test_older_helm_schema_messages_are_understood_too() -> None:
         "replicaCount: Invalid type. Expected: integer, given: string"
     ]
     assert helm.schema_problems("Error: something else") == []
+
+
+def test_test_hooks_stay_out_of_the_rendered_manifests(tmp_path: Path) -> None:
+    chart = tmp_path / "chart"
+    write_text(chart / "Chart.yaml", "apiVersion: v2\nname: tiny\nversion: 1.0.0\n")
+    write_text(chart / "templates" / "cm.yaml", "kind: ConfigMap\nmetadata: {name: kept}\n")
+    write_text(
+        chart / "templates" / "tests" / "t.yaml",
+        "kind: Pod\nmetadata:\n  name: dropped\n  annotations: {helm.sh/hook: test}\n",
+    )
+    stream = helm.template(chart, release="r", namespace="ns")
+    assert "kept" in stream
+    assert "dropped" not in stream
