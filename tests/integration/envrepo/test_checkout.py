@@ -10,8 +10,8 @@ from ci_plugins import envrepo
 from ci_plugins.errors import ExternalError, InputError
 from tests.support.envrepo import (
     HttpGitServer,
-    make_bare_repo,
     git,
+    make_bare_repo,
     remote_head,
     seed_files,
 )
