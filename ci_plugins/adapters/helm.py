@@ -99,7 +99,8 @@ def schema_problems(stderr: str) -> list[str]:
         pointer = match["pointer"]
         key = pointer.strip("/").replace("/", ".") if pointer is not None else match["dotted"]
         problems.append(f"{key or '(top level)'}: {match['msg'].strip()}")
-    return problems or [stderr.strip().splitlines()[-1]]
+    # Helm lists violations in map order, which varies run to run: sort them.
+    return sorted(problems) or [stderr.strip().splitlines()[-1]]
 
 
 def helm_env() -> dict[str, str]:
