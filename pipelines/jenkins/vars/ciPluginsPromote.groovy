@@ -8,7 +8,7 @@ Map call(Map cfg = [:]) {
         RENDERED: cfg.renderedDir ?: "rendered/${cfg.env}",
         MANIFEST: cfg.manifest ?: "${cfg.outputDir ?: 'train-output'}/model-manifest.json",
     ]
-    return ciPluginsCredentials(cfg) {
+    return ciPluginsCredentials(cfg, ['envRepo', 'forge']) {
         ciPluginsRun('promote', inputs + [ENV_REPO: cfg.envRepo], cfg)
     }
 }

@@ -2,7 +2,7 @@
 // Waits until the cluster runs the committed release and it is healthy; rolls back on failure
 // unless rollbackOnFailure: false. Writes verify-report/.
 Map call(Map cfg = [:]) {
-    return ciPluginsCredentials(cfg) {
+    return ciPluginsCredentials(cfg, ['envRepo', 'kubeconfig']) {
         ciPluginsRun('verify', [
             ENV: cfg.env,
             ENV_REPO: cfg.envRepo,
