@@ -96,10 +96,18 @@ def _required_env(config: Config, options: Options) -> str:
 
 
 def _promote_between(ctx: StepContext, config: Config, url: str, options: Options) -> StepResult:
-    if not (options.from_env and options.to_env) or options.env or options.rendered:
+    if not (options.from_env and options.to_env):
+        raise InputError("promote between environments needs both --from-env A and --to-env B")
+    if options.env and options.env != options.to_env:
         raise InputError(
-            "promote --from-env A --to-env B takes both environments and neither --env "
-            "nor --rendered"
+            f"--env {options.env} contradicts --to-env {options.to_env}",
+            hint="promote --from-env A --to-env B needs no --env",
+        )
+    if options.rendered or options.manifest:
+        # Pipelines may set CI_PLUGINS_RENDERED for every job: say so, don't fail.
+        ctx.out.warn(
+            "--rendered/--manifest are ignored with --from-env: the release of "
+            f"{options.from_env} is promoted as recorded"
         )
     source, target = check_env(options.from_env), check_env(options.to_env)
     if source == target:

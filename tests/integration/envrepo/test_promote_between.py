@@ -57,10 +57,13 @@ def test_promote_from_an_environment_without_a_release_is_exit_2(
     assert remote_head(env_repo) == ""
 
 
-def test_from_env_and_env_together_are_exit_2(
+def test_from_env_with_a_contradicting_env_is_exit_2(
     tmp_path: Path, cli: CliRunner, env_repo: Path
 ) -> None:
     write_config(tmp_path, str(env_repo))
-    result = cli("promote", "--from-env", "staging", "--to-env", "dev", "--env", "dev")
+    result = cli("promote", "--from-env", "staging", "--to-env", "dev", "--env", "prod")
     assert result.exit_code == 2
-    assert "neither --env nor --rendered" in result.stderr
+    assert "--env prod contradicts --to-env dev" in result.stderr
+    half = cli("promote", "--from-env", "staging")
+    assert half.exit_code == 2
+    assert "needs both --from-env A and --to-env B" in half.stderr
