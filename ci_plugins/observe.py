@@ -78,6 +78,12 @@ class Observer:
             )
             thread.start()
             self._threads.append(thread)
+        # Evaluate only once every watch has listed: an empty cache would read as NotFound.
+        for _ in range(100):
+            with self._lock:
+                if all(key in self._cache for key in self._streams()):
+                    return
+            self.changed.wait(0.1)
 
     def stop(self) -> None:
         self._stop.set()

@@ -66,6 +66,24 @@ def sync(
 ) -> list[str]:
     """Apply objects as Argo CD would and record the sync; returns what changed, in words."""
     client = EmulatorClient(url)
+    try:
+        return _sync(
+            client, objects, commit=commit, env=env, app=app, namespace=namespace, repo_url=repo_url
+        )
+    finally:
+        client.http.clear()
+
+
+def _sync(
+    client: EmulatorClient,
+    objects: Mapping[ObjectRef, Obj],
+    *,
+    commit: str,
+    env: str,
+    app: str,
+    namespace: str,
+    repo_url: str,
+) -> list[str]:
     app_path = api_path("argoproj.io/v1alpha1", "Application", APP_NAMESPACE)
     name = f"{app}-{env}"
     application = client.get(f"{app_path}/{name}")

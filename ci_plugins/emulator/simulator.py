@@ -355,10 +355,12 @@ class Simulator:
             container_status(c, "terminated-ok" if started or mode != "init-crash" else "running")
             for c in inits
         ]
-        if mode == "init-crash" and inits and age >= t.crash_after / 2:
-            init_statuses[0] = container_status(inits[0], "crashloop", restarts=1)
-            if not logs:
-                logs += [
+        if mode == "init-crash" and inits:
+            crashed = age >= t.crash_after / 2
+            kind = "crashloop" if crashed else "running"
+            init_statuses[0] = container_status(inits[0], kind, restarts=int(crashed))
+            if crashed and len(logs) != 3:
+                logs[:] = [
                     f"{LABEL} pulling model artifact",
                     "Error: failed to fetch model: manifest unknown",
                     "exit status 1",
@@ -445,7 +447,8 @@ class Simulator:
                 "initContainerStatuses": init_statuses,
                 "containerStatuses": statuses,
             }
-        ready = mode != "not-ready"
+        # A crash-looping model server loads for a while (running, not ready) before it dies.
+        ready = mode not in ("not-ready", "crashloop", "oom")
         if not logs:
             logs += [
                 f"{LABEL} tensorflow_model_server started",

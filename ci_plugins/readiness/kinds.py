@@ -25,11 +25,19 @@ REVISION = "deployment.kubernetes.io/revision"
 def _generation(obj: Obj) -> Result | None:
     generation = get(obj, "metadata", "generation")
     observed = get(obj, "status", "observedGeneration")
-    if generation is not None and (observed is None or observed < generation):
+    if generation is not None and (observed is None or _behind(observed, generation)):
         return progressing(
             "GenerationNotObserved", f"observed generation {observed}, want {generation}"
         )
     return None
+
+
+def _behind(observed: object, generation: object) -> bool:
+    # Argo Rollouts once reported observedGeneration as a string (or a hash): compare as text.
+    try:
+        return int(str(observed)) < int(str(generation))
+    except ValueError:
+        return str(observed) != str(generation)
 
 
 def deployment(obj: Obj, policy: Policy, timers: Timers, new_rs: Obj | None = None) -> Result:

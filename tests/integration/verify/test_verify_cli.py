@@ -1,0 +1,264 @@
+"""`ci-plugins verify` through the real CLI against the LOCAL CLUSTER EMULATOR (kmock, HTTP)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ci_plugins.emulator.server import Fault
+from tests.conftest import CliRunner
+from tests.support.verify import VerifyEnv, deployment, service
+
+
+def _reasons(document: dict[str, object]) -> dict[str, str]:
+    objects = document["objects"]
+    assert isinstance(objects, list)
+    return {f"{o['kind']}/{o['name']}": f"{o['status']}:{o['reason']}" for o in objects}
+
+
+def test_rollout_that_completes_is_healthy(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args("--report-dir", "reports"), cwd=verify_env.root)
+    assert result.exit_code == 0, result.stderr
+    assert result.json["verdict"] == "healthy"
+    assert _reasons(result.json) == {
+        "Deployment/digits": "Current:Ready",
+        "Service/digits": "Current:Ready",
+        "Model/digits": "Current:ModelAvailable",
+    }
+    assert result.json["commit"] == verify_env.commits[-1]
+    assert "local-emulator-no-auth" not in result.stderr + result.stdout
+    junit = (verify_env.root / "reports" / "verify-junit.xml").read_text()
+    assert 'failures="0"' in junit
+    assert "healthy" in (verify_env.root / "reports" / "verify-report.md").read_text()
+
+
+def test_verify_waits_for_a_rollout_in_progress_and_says_why(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    verify_env.simulator.timing.ready_after = 5.0  # verify starts about 2.5 s after the sync
+    verify_env.publish(deployment(), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 0, result.stderr
+    assert "deployment/digits" in result.stderr
+    assert "ContainerCreating" in result.stderr
+    assert "giving up in" in result.stderr
+
+
+def test_crash_loop_two_seconds_in_fails_fast_with_evidence(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    verify_env.publish(deployment(simulate="crashloop"), service())
+    verify_env.sync()
+    started = time.monotonic()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert time.monotonic() - started < 15  # not the 600 s progress deadline
+    assert result.json["verdict"] == "failed"
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:CrashLoop"
+    assert "CrashLoopBackOff" in result.stderr
+    assert "exit code 1" in result.stderr
+    assert "Failed to load model" in result.stderr  # the log tail of the previous container
+
+
+def test_oom_at_model_load_fails(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(simulate="oom"), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:OOMKilled"
+    assert "exit code 137" in result.stderr
+
+
+def test_failing_init_container_is_named(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(simulate="init-crash", init=True), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:InitContainerFailed"
+    assert "init container fetch-model" in result.stderr
+    assert "manifest unknown" in result.stderr  # its log tail
+
+
+def test_image_not_found_fails_immediately(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(simulate="image-not-found"), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:ImageNotFound"
+
+
+def test_unschedulable_for_lack_of_gpu_without_scale_up_fails(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    verify_env.publish(deployment(simulate="unschedulable-gpu"), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:UnschedulableNoScaleUp"
+    assert "Insufficient nvidia.com/gpu" in result.stderr
+    assert "didn't trigger scale-up" in result.stderr
+
+
+def test_unschedulable_with_scale_up_waits_for_the_node(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    verify_env.simulator.timing.scale_up_after = 5.0
+    verify_env.publish(deployment(simulate="unschedulable-gpu-scaleup"), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 0, result.stderr
+    assert "scale-up triggered" in result.stderr
+
+
+def test_gpu_surge_deadlock_is_reported_with_the_fix(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(max_unavailable=0), service())
+    verify_env.sync()
+    assert cli(*verify_env.verify_args(), cwd=verify_env.root).exit_code == 0
+    verify_env.publish(
+        deployment(version="4", simulate="unschedulable-gpu", max_unavailable=0), service()
+    )
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:GpuSurgeDeadlock"
+    assert "maxSurge: 0, maxUnavailable: 1" in result.stderr
+
+
+def test_old_release_running_fine_does_not_pass(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(version="3"), service())
+    verify_env.sync()
+    verify_env.publish(deployment(version="4"), service())  # committed, never synced
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:SpecDrift"
+    assert "ci-plugins.dev/model-version='3', want '4'" in result.stderr
+
+
+def test_watch_expiring_mid_run_is_relisted(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.simulator.timing.ready_after = 5.0
+    verify_env.running.cluster.faults.append(
+        Fault(status=410, times=2, path="/pods", watch_gone_after=0.3)
+    )
+    verify_env.publish(deployment(), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 0, result.stderr
+    pod_lists = [
+        url
+        for _, method, url in verify_env.running.cluster.client_requests
+        if method == "GET" and url.split("?")[0].endswith("/pods") and "watch=true" not in url
+    ]
+    assert len(pod_lists) >= 2  # listed again after 410 Gone
+
+
+def test_api_answering_500_twice_is_retried(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(), service())
+    verify_env.sync()
+    verify_env.running.cluster.faults.append(Fault(status=500, times=2))
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 0, result.stderr
+    assert verify_env.running.cluster.faults[0].times == 0
+
+
+def test_api_unreachable_exits_3(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(), service())
+    dead = verify_env.root / "dead-kubeconfig"
+    from ci_plugins.emulator.server import write_kubeconfig
+
+    write_kubeconfig(dead, "http://127.0.0.1:9")
+    result = cli(
+        "verify", "--env", "dev", "--kubeconfig", dead, "--timeout", "2", cwd=verify_env.root
+    )
+    assert result.exit_code == 3
+    assert "Kubernetes API" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "local-emulator-no-auth" not in result.stderr
+
+
+def test_bad_kubeconfig_exits_2_without_showing_it(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(), service())
+    bad = verify_env.root / "bad-kubeconfig"
+    bad.write_text("apiVersion: v1\nusers: [{name: u, user: {token: s3cr3t-t0ken}}]\n")
+    result = cli("verify", "--env", "dev", "--kubeconfig", bad, cwd=verify_env.root)
+    assert result.exit_code == 2
+    assert "kubeconfig" in result.stderr
+    assert "s3cr3t-t0ken" not in result.stderr
+    missing = cli("verify", "--env", "dev", "--kubeconfig", "nope.yaml", cwd=verify_env.root)
+    assert missing.exit_code == 2
+    assert "nope.yaml does not exist" in missing.stderr
+
+
+def test_unknown_environment_exits_2(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(), service())
+    result = cli(*verify_env.verify_args()[:1], "--env", "qa", cwd=verify_env.root)
+    assert result.exit_code == 2
+    assert "unknown environment 'qa'" in result.stderr
+    empty = cli(
+        "verify", "--env", "prod", "--kubeconfig", verify_env.kubeconfig, cwd=verify_env.root
+    )
+    assert empty.exit_code == 2
+    assert "nothing under environments/prod/" in empty.stderr
+
+
+def test_argocd_application_synced_to_our_commit_passes(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    verify_env.write_config(controller={"kind": "argocd"})
+    verify_env.publish(deployment(), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 0, result.stderr
+    assert "application/digits-dev: synced to" in result.stderr.lower()
+
+
+def test_argocd_application_on_the_previous_commit_times_out(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    verify_env.write_config(controller={"kind": "argocd"})
+    verify_env.publish(deployment(), service())
+    verify_env.sync()
+    verify_env.publish(deployment(version="4"), service())  # Argo CD has not synced it
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert result.json["verdict"] == "timeout"
+    assert _reasons(result.json)["Application/digits-dev"] == "InProgress:RevisionNotObserved"
+
+
+def test_model_version_not_served_times_out(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.write_config(rollout_timeout=2)
+    objects = deployment()
+    annotations = objects["spec"]["template"]["metadata"]["annotations"]
+    annotations["ci-plugins.dev/simulate-model-version"] = "2"
+    verify_env.publish(objects, service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert result.json["verdict"] == "timeout"
+    assert _reasons(result.json)["Model/digits"] == "InProgress:ModelNotAvailable"
+    assert "version 3 is absent (2=AVAILABLE)" in result.stderr
+
+
+def test_smoke_request_outside_tolerance_fails(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.write_config(
+        model={
+            "smoke": {"inputs": [[0.0] * 64], "expected": [[1.0] + [0.0] * 9], "tolerance": 0.01}
+        }
+    )
+    verify_env.publish(deployment(), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert _reasons(result.json)["Model/digits"] == "Failed:SmokeTestFailed"
+
+
+def test_reports_written_on_failure(verify_env: VerifyEnv, cli: CliRunner, tmp_path: Path) -> None:
+    verify_env.publish(deployment(simulate="crashloop"), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args("--report-dir", "out"), cwd=verify_env.root)
+    assert result.exit_code == 1
+    junit = (verify_env.root / "out" / "verify-junit.xml").read_text()
+    assert "CrashLoop" in junit
+    assert "Failed to load model" in (verify_env.root / "out" / "verify-report.md").read_text()

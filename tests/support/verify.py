@@ -1,0 +1,191 @@
+"""Verify test support: manifests, an env repo seeded with them, the local cluster emulator.
+
+`verify_env` (fixture, re-export it from your conftest.py) starts the LOCAL CLUSTER EMULATOR
+in this process, writes a kubeconfig and a ci-plugins.yaml, and offers `publish(...)` (commit
+manifests to a bare env repo) and `sync()` (play Argo CD: apply the committed manifests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ci_plugins.emulator.argocd import sync as argocd_sync
+from ci_plugins.emulator.cluster import start
+from ci_plugins.emulator.server import RunningCluster, write_kubeconfig
+from ci_plugins.emulator.simulator import Simulator, Timing
+from ci_plugins.verify_inputs import read_committed
+from tests.support.envrepo import make_bare_repo, seed_files
+
+APP = "digits"
+ENV = "dev"
+NAMESPACE = "ml-dev"
+DIGEST = "sha256:" + "a" * 64
+FAST_VERIFY = {
+    "resync_interval": 1,
+    "progress_interval": 1,
+    "unschedulable_grace": 1,
+    "spec_drift_grace": 1,
+    "missing_grace": 3,
+    "sync_timeout": 3,
+}
+
+
+def deployment(
+    *,
+    name: str = APP,
+    replicas: int = 2,
+    image: str = "registry.example.com/ml/model-server:2.15",
+    version: str = "3",
+    simulate: str | None = None,
+    init: bool = False,
+    max_unavailable: int | None = None,
+) -> dict[str, Any]:
+    """A Deployment shaped like the chart's (model annotations, TF Serving args)."""
+    annotations = {"ci-plugins.dev/model-version": version, "ci-plugins.dev/model-digest": DIGEST}
+    if simulate:
+        annotations["ci-plugins.dev/simulate"] = simulate
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
+    spec: dict[str, Any] = {
+        "containers": [
+            {
+                "name": "model-server",
+                "image": image,
+                "args": ["--rest_api_port=8501", f"--model_name={name}"],
+                "ports": [{"name": "http", "containerPort": 8501}],
+            }
+        ]
+    }
+    if init:
+        spec["initContainers"] = [
+            {"name": "fetch-model", "image": "ghcr.io/oras-project/oras:v1.2"}
+        ]
+    obj: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "progressDeadlineSeconds": 600,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec},
+        },
+    }
+    if max_unavailable is not None:
+        obj["spec"]["strategy"] = {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": max_unavailable},
+        }
+    return obj
+
+
+def service(name: str = APP) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": labels,
+            "ports": [{"name": "http", "port": 8501, "targetPort": "http"}],
+        },
+    }
+
+
+def app_files(objects: list[dict[str, Any]], *, env: str = ENV, app: str = APP) -> dict[str, str]:
+    base = f"environments/{env}/{app}"
+    files = {
+        f"{base}/manifests/{o['kind'].lower()}-{o['metadata']['name']}.yaml": yaml.safe_dump(o)
+        for o in objects
+    }
+    version = next(
+        (
+            o["spec"]["template"]["metadata"]["annotations"]["ci-plugins.dev/model-version"]
+            for o in objects
+            if o["kind"] == "Deployment"
+        ),
+        "1",
+    )
+    release = {"app": app, "environment": env, "model": {"version": version, "digest": DIGEST}}
+    files[f"{base}/release.yaml"] = yaml.safe_dump(release)
+    return files
+
+
+@dataclass
+class VerifyEnv:
+    """An emulated cluster, a kubeconfig, an env repo and a config, all in tmp_path."""
+
+    root: Path
+    running: RunningCluster
+    simulator: Simulator
+    kubeconfig: Path
+    repo: Path
+    verify: dict[str, Any] = field(default_factory=lambda: dict(FAST_VERIFY))
+    commits: list[str] = field(default_factory=list)
+
+    def write_config(self, **verify: Any) -> Path:
+        config = {
+            "app": APP,
+            "env_repo": {"url": str(self.repo)},
+            "environments": {ENV: {"namespace": NAMESPACE}, "prod": {"namespace": "ml-prod"}},
+            "verify": {**self.verify, **verify},
+        }
+        path = self.root / "ci-plugins.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        return path
+
+    def publish(self, *objects: dict[str, Any]) -> str:
+        """Commit these manifests (plus a release record) to the env repo; the commit sha."""
+        sha = seed_files(
+            self.repo, app_files(list(objects)), message=f"release {len(self.commits)}"
+        )
+        self.commits.append(sha)
+        return sha
+
+    def sync(self) -> list[str]:
+        """Play Argo CD: apply what the env repo's head commits for dev/digits."""
+        committed = read_committed(str(self.repo), branch="main", env=ENV, app=APP, config=None)
+        objects = {
+            dataclasses.replace(ref, namespace=NAMESPACE): {
+                **obj,
+                "metadata": {**obj["metadata"], "namespace": NAMESPACE},
+            }
+            for ref, obj in committed.objects.items()
+        }
+        return argocd_sync(
+            self.running.url,
+            objects=objects,
+            commit=committed.commit,
+            env=ENV,
+            app=APP,
+            namespace=NAMESPACE,
+        )
+
+    def verify_args(self, *extra: str) -> list[str]:
+        return ["verify", "--env", ENV, "--kubeconfig", str(self.kubeconfig), "--json", *extra]
+
+
+@pytest.fixture
+def verify_env(tmp_path: Path) -> Iterator[VerifyEnv]:
+    running, simulator = start(
+        Timing(tick=0.05, ready_after=0.5, crash_after=2.0, scale_up_after=2.0)
+    )
+    try:
+        env = VerifyEnv(
+            root=tmp_path,
+            running=running,
+            simulator=simulator,
+            kubeconfig=write_kubeconfig(tmp_path / "kubeconfig", running.url),
+            repo=make_bare_repo(tmp_path / "env.git"),
+        )
+        env.write_config()
+        yield env
+    finally:
+        running.stop()
