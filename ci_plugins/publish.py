@@ -31,6 +31,7 @@ __all__ = ["mark_verified", "push_change", "release_history", "verified_commits"
 DEFAULT_PUSH_ATTEMPTS = 8
 BACKOFF_BASE = 0.25  # seconds; attempt n waits uniform(0, min(CAP, BASE * 2**n))
 BACKOFF_CAP = 8.0
+HISTORY_LIMIT = 100  # releases looked at by rollback and status --history
 
 
 @dataclass(frozen=True)
@@ -131,21 +132,26 @@ class HistoryEntry:
     trailers: Mapping[str, str]
 
 
-def release_history(repo: EnvRepoCheckout, env: str, app: str) -> list[HistoryEntry]:
-    """Commits that changed env/app's release.yaml, newest first (needs a deep clone)."""
+def release_history(
+    repo: EnvRepoCheckout, env: str, app: str, *, limit: int = HISTORY_LIMIT
+) -> list[HistoryEntry]:
+    """The last `limit` commits that changed env/app's release.yaml, newest first, with the
+    record each wrote (needs a deep clone; in a partial clone each record is one fetch)."""
     relpath = f"{app_path(env, app)}/{RELEASE_FILE}"
     return [
         HistoryEntry(c, when, subject, record_at(repo, c, relpath), trailers)
-        for c, when, subject, trailers in log_entries(repo, relpath)
+        for c, when, subject, trailers in log_entries(repo, relpath, limit=limit)
     ]
 
 
-def log_entries(repo: EnvRepoCheckout, path: str) -> list[tuple[str, str, str, dict[str, str]]]:
-    """(sha, ISO time, subject, trailers) of commits touching path, newest first."""
+def log_entries(
+    repo: EnvRepoCheckout, path: str, *, limit: int = HISTORY_LIMIT
+) -> list[tuple[str, str, str, dict[str, str]]]:
+    """(sha, ISO time, subject, trailers) of the last `limit` commits touching path."""
     if not repo.head:
         return []
     fmt = "%H%x1f%cI%x1f%s%x1f%(trailers:only,unfold)%x1e"
-    text = repo.git.run("log", f"--format={fmt}", "HEAD", "--", path).stdout
+    text = repo.git.run("log", f"-n{limit}", f"--format={fmt}", "HEAD", "--", path).stdout
     entries = []
     for chunk in text.split("\x1e"):
         parts = chunk.strip("\n").split("\x1f")

@@ -82,7 +82,7 @@ def _history(repo: EnvRepoCheckout, env: str | None, app: str | None) -> list[di
     if env and app:
         path += f"/{app}"
     entries = []
-    for sha, when, subject, trailers in log_entries(repo, path)[:HISTORY_LIMIT]:
+    for sha, when, subject, trailers in log_entries(repo, path, limit=HISTORY_LIMIT):
         if app and trailers.get("App", app) != app:
             continue
         entries.append(

@@ -139,3 +139,17 @@ def test_status_of_an_empty_repo(tmp_path: Path, cli: CliRunner, env_repo: Path)
     result = cli("status", "--env-repo", env_repo, "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json["releases"] == []
+
+
+def test_bad_app_names_are_exit_2_for_every_command(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    write_config(tmp_path, str(env_repo))
+    promote_versions(cli, tmp_path, "1")
+    head = remote_head(env_repo)
+    for command in ("rollback", "unpin", "status"):
+        for app in ("../x", "a/b", "Digits"):
+            result = cli(command, "--env", "staging", "--app", app)
+            assert result.exit_code == 2, (command, app, result.stderr)
+            assert "invalid app name" in result.stderr
+    assert remote_head(env_repo) == head
