@@ -15,7 +15,9 @@ Where the token comes from (first one set wins; only for http(s) remotes):
 | `GITHUB_TOKEN` (GitHub Actions) | `x-access-token` |
 
 Credentials embedded in the URL (`https://user:token@host/...`) are taken out of the URL
-and passed the same way. SSH remotes use the user's `GIT_SSH_COMMAND` / ssh-agent.
+and passed the same way. `CI_PLUGINS_GIT_TOKEN` and URL credentials come before any
+credential helper the user configured; `CI_JOB_TOKEN` / `GITHUB_TOKEN` only after them.
+SSH remotes use the user's `GIT_SSH_COMMAND` / ssh-agent.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class Credentials:
     username: str
     token: Secret = field(repr=False)
     source: str = ""
+    # Explicit credentials (CI_PLUGINS_GIT_TOKEN, the URL) win over the user's credential
+    # helpers; the CI's ambient tokens only answer when no helper of the user does.
+    explicit: bool = True
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ def credentials_from_env(environ: Mapping[str, str]) -> Credentials | None:
         token = environ.get(variable)
         if token:
             register_secret(token)
-            return Credentials(user, Secret(token), variable)
+            return Credentials(user, Secret(token), variable, explicit=False)
     return None
 
 
@@ -126,10 +131,11 @@ def tool_env(
     if credentials is not None:
         count = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
         # An empty value resets the helper list so the user's helpers cannot answer first.
-        for offset, value in enumerate(("", _HELPER)):
+        helpers = ("", _HELPER) if credentials.explicit else (_HELPER,)
+        for offset, value in enumerate(helpers):
             env[f"GIT_CONFIG_KEY_{count + offset}"] = "credential.helper"
             env[f"GIT_CONFIG_VALUE_{count + offset}"] = value
-        env["GIT_CONFIG_COUNT"] = str(count + 2)
+        env["GIT_CONFIG_COUNT"] = str(count + len(helpers))
         env["CI_PLUGINS_GIT_ASKPASS_USER"] = credentials.username
         env["CI_PLUGINS_GIT_ASKPASS_TOKEN"] = credentials.token.value
     return env

@@ -92,3 +92,15 @@ def test_a_non_fast_forward_push_is_push_rejected(tmp_path: Path) -> None:
     repo.run("commit", "--quiet", "-m", "c")
     with pytest.raises(PushRejectedError):
         repo.push("HEAD:refs/heads/main")
+
+
+def test_ambient_ci_tokens_come_after_the_users_credential_helpers() -> None:
+    ambient = git.resolve_remote("https://h/env.git", environ={"CI_JOB_TOKEN": "tok-9"})
+    assert ambient.credentials is not None
+    env = git.tool_env(ambient.credentials, base={})
+    values = [env[f"GIT_CONFIG_VALUE_{i}"] for i in range(int(env["GIT_CONFIG_COUNT"]))]
+    assert "" not in values, "the user's helpers are not reset"
+    explicit = git.resolve_remote("https://h/env.git", environ={"CI_PLUGINS_GIT_TOKEN": "t-1"})
+    assert explicit.credentials is not None
+    env = git.tool_env(explicit.credentials, base={})
+    assert env["GIT_CONFIG_VALUE_0"] == "", "explicit tokens reset the helper list first"
