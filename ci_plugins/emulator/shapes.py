@@ -50,6 +50,10 @@ def replace_patch(old: Any, new: Any) -> Any:
 
 
 def _digest(image: str) -> str:
+    # A kubelet reports the digest an image is pinned to (repo:tag@sha256:...).
+    _, pinned, digest = image.partition("@")
+    if pinned and digest.startswith("sha256:"):
+        return digest
     return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
 
 
