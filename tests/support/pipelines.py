@@ -14,17 +14,26 @@ set to `ci-plugins --version`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ci_plugins.emulator.argocd import sync as argocd_sync
+from ci_plugins.emulator.cluster import start
+from ci_plugins.emulator.server import write_kubeconfig
+from ci_plugins.emulator.simulator import Timing
+from ci_plugins.errors import CiPluginsError
+from ci_plugins.verify_inputs import read_committed
 from tests.conftest import REPO, clean_env
 from tests.support.envrepo import git
 
@@ -290,3 +299,84 @@ def jenkins(
 
 def calls(record: Mapping[str, Any], step: str) -> list[dict[str, Any]]:
     return [call for call in record["calls"] if call["step"] == step]
+
+
+# -- the local cluster emulator, with Argo CD played by a thread ---------------------------
+class ArgoLoop:
+    """Plays Argo CD for one env/app: applies each new head of the env repo to the emulator.
+
+    The runners' verify jobs then see what a real GitOps controller would produce.
+    """
+
+    def __init__(self, url: str, repo: Path, *, env: str, app: str, namespace: str) -> None:
+        self.url, self.repo = url, repo
+        self.env, self.app, self.namespace = env, app, namespace
+        self.synced: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> ArgoLoop:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _head(self) -> str | None:
+        out = git("ls-remote", str(self.repo), "refs/heads/main", check=False)
+        return out.split()[0] if out.strip() else None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.3):
+            head = self._head()
+            if head is None or (self.synced and self.synced[-1] == head):
+                continue
+            try:
+                self.sync()
+            except CiPluginsError:
+                continue  # nothing for env/app committed yet
+
+    def sync(self) -> None:
+        committed = read_committed(
+            str(self.repo), branch="main", env=self.env, app=self.app, config=None
+        )
+        objects = {
+            dataclasses.replace(ref, namespace=self.namespace): {
+                **obj,
+                "metadata": {**obj["metadata"], "namespace": self.namespace},
+            }
+            for ref, obj in committed.objects.items()
+        }
+        argocd_sync(
+            self.url,
+            objects=objects,
+            commit=committed.commit,
+            env=self.env,
+            app=self.app,
+            namespace=self.namespace,
+        )
+        self.synced.append(committed.commit)
+
+
+@contextmanager
+def emulated_cluster(
+    work: Path, repo: Path, *, env: str = "dev", app: str = "digits", namespace: str = "ml-dev"
+) -> Iterator[tuple[Path, ArgoLoop]]:
+    """The LOCAL CLUSTER EMULATOR, its kubeconfig, and Argo CD syncing repo's env/app."""
+    running, _ = start(Timing(tick=0.05, ready_after=0.5, crash_after=2.0, scale_up_after=1.0))
+    try:
+        kubeconfig = write_kubeconfig(work / "kubeconfig", running.url)
+        with ArgoLoop(running.url, repo, env=env, app=app, namespace=namespace) as argo:
+            yield kubeconfig, argo
+    finally:
+        running.stop()
+
+
+def with_env_repo(project: Path, url: str, config: str = "examples/digits/ci-plugins.yaml") -> None:
+    """Point the project's config at url (env_repo.url) and commit it."""
+    path = project / config
+    path.write_text(
+        path.read_text(encoding="utf-8") + f"\nenv_repo:\n  url: {url}\n", encoding="utf-8"
+    )
+    git("commit", "--quiet", "-am", "env repo for the test", cwd=project)

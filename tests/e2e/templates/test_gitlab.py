@@ -1,0 +1,115 @@
+"""This repository's .gitlab-ci.yml (its own templates on examples/digits) under gitlab-ci-local.
+
+One merge-request pipeline trains, gates and renders; the default-branch jobs then promote that
+model (the artifacts of the same commit) into a local environment repo and verify it against
+the LOCAL CLUSTER EMULATOR, with Argo CD played by a thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.envrepo import make_bare_repo, remote_log, remote_yaml
+from tests.support.pipelines import (
+    INSTALL_UNDER_TEST,
+    MR_VARIABLES,
+    Run,
+    emulated_cluster,
+    gitlab_ci_local,
+    make_project,
+    with_env_repo,
+)
+
+pytestmark = pytest.mark.slow
+UNDER_TEST = {"CI_PLUGINS_INSTALL_COMMAND": INSTALL_UNDER_TEST}
+
+
+@dataclass(frozen=True)
+class Pipelines:
+    project: Path
+    env_repo: Path
+    mr: Run
+    main: Run
+    synced: list[str]
+
+    def artifact(self, job: str, path: str) -> Path:
+        return self.project / ".gitlab-ci-local" / "artifacts" / job / path
+
+
+@pytest.fixture(scope="module")
+def pipelines(tmp_path_factory: pytest.TempPathFactory) -> Pipelines:
+    root = tmp_path_factory.mktemp("gitlab")
+    project = make_project(
+        root / "project", [".gitlab-ci.yml", "pipelines/gitlab", "examples/digits"]
+    )
+    env_repo = make_bare_repo(root / "environments.git")
+    with_env_repo(project, env_repo.as_uri())
+    mr = gitlab_ci_local(
+        project,
+        "train",
+        "gate",
+        "render-dev",
+        variables={**MR_VARIABLES, **UNDER_TEST},
+        unset=["CI_COMMIT_BRANCH"],
+    )
+    with emulated_cluster(root, env_repo) as (kubeconfig, argo):
+        main = gitlab_ci_local(
+            project,
+            "promote-dev",
+            "verify-dev",
+            variables={**UNDER_TEST, "KUBECONFIG": str(kubeconfig)},
+        )
+        synced = list(argo.synced)
+    return Pipelines(project, env_repo, mr, main, synced)
+
+
+def test_merge_request_pipeline_trains_gates_and_renders(pipelines: Pipelines) -> None:
+    assert pipelines.mr.exit_code == 0, str(pipelines.mr)
+    for job in ("train", "gate", "render-dev"):
+        assert f" PASS  {job}" in pipelines.mr.output
+    assert "ci-plugins 0.1.0" in pipelines.mr.output  # the checkout under test
+
+
+def test_merge_request_pipeline_produces_the_gate_report(pipelines: Pipelines) -> None:
+    report = pipelines.artifact("gate", "examples/digits/gate-report/gate-report.md")
+    assert "gate passed" in report.read_text(encoding="utf-8")
+    junit = pipelines.artifact("gate", "examples/digits/gate-report/gate-junit.xml")
+    assert "<testsuite" in junit.read_text(encoding="utf-8")
+    metrics = pipelines.artifact("gate", "examples/digits/gate-report/metrics.txt")
+    assert "accuracy" in metrics.read_text(encoding="utf-8")
+    dotenv = pipelines.artifact(
+        "gate", ".gitlab-ci-reports/dotenv/examples/digits/ci-plugins.env"
+    ).read_text(encoding="utf-8")
+    assert "CI_PLUGINS_GATE_VERDICT=passed" in dotenv.splitlines()
+
+
+def test_merge_request_pipeline_renders_the_first_environment(pipelines: Pipelines) -> None:
+    rendered = pipelines.artifact("render-dev", "examples/digits/rendered/dev")
+    kinds = {yaml.safe_load(f.read_text())["kind"] for f in rendered.glob("*.yaml")}
+    assert "Deployment" in kinds
+
+
+def test_default_branch_promotes_the_model_into_the_environment_repo(pipelines: Pipelines) -> None:
+    assert pipelines.main.exit_code == 0, str(pipelines.main)
+    assert " PASS  promote-dev" in pipelines.main.output
+    head, subject = remote_log(pipelines.env_repo)[0].split(" ", 1)
+    assert subject.startswith("promote digits ")
+    assert subject.endswith(" to dev")
+    release = remote_yaml(pipelines.env_repo, "environments/dev/digits/release.yaml")
+    manifest = pipelines.artifact("train", "examples/digits/train-output/model-manifest.json")
+    assert str(release["model"]["version"]) in manifest.read_text(encoding="utf-8")
+    promote_env = pipelines.artifact(
+        "promote-dev", ".gitlab-ci-reports/dotenv/examples/digits/ci-plugins.env"
+    ).read_text(encoding="utf-8")
+    assert f"CI_PLUGINS_COMMIT={head}" in promote_env.splitlines()
+
+
+def test_default_branch_verifies_the_release_healthy(pipelines: Pipelines) -> None:
+    assert " PASS  verify-dev" in pipelines.main.output, str(pipelines.main)
+    head = remote_log(pipelines.env_repo)[0].split()[0]
+    assert pipelines.synced[-1] == head
+    assert "healthy" in pipelines.main.output
