@@ -228,7 +228,13 @@ class Act:
         artifacts = self.work / "artifacts"
         shutil.rmtree(artifacts, ignore_errors=True)
         artifacts.mkdir()
-        argv: list[str] = ["act", event, "--bind", "--no-cache-server", "--action-offline-mode"]
+        argv: list[str] = [
+            "act",
+            event,
+            "--no-skip-checkout",
+            "--no-cache-server",
+            "--action-offline-mode",
+        ]
         for label in labels:
             argv += ["-P", f"{label}=-self-hosted"]
         local = {

@@ -1,0 +1,99 @@
+"""This repository's GitHub workflows (the reusable ci-plugins-pipeline.yml, called by ml.yml
+on examples/digits) under act on the host, with the composite actions of the checkout under
+test. A pull request trains (few epochs), gates and renders; a push to main also promotes into
+a local environment repo and verifies against the LOCAL CLUSTER EMULATOR.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.envrepo import make_bare_repo, remote_log, remote_yaml
+from tests.support.pipelines import (
+    INSTALL_UNDER_TEST,
+    Act,
+    Run,
+    emulated_cluster,
+    make_project,
+    with_env_repo,
+)
+
+pytestmark = pytest.mark.slow
+WORKFLOW = ".github/workflows/ml.yml"
+PULL_REQUEST = {
+    "pull_request": {"number": 7, "head": {"ref": "feature"}, "base": {"ref": "main"}},
+}
+PUSH = {"ref": "refs/heads/main"}
+
+
+@dataclass(frozen=True)
+class Flows:
+    act: Act
+    env_repo: Path
+    pull_request: Run
+    push: Run
+    synced: list[str]
+
+
+@pytest.fixture(scope="module")
+def flows(tmp_path_factory: pytest.TempPathFactory) -> Flows:
+    root = tmp_path_factory.mktemp("github")
+    project = make_project(
+        root / "project", [".github/workflows", "pipelines/github", "examples/digits"]
+    )
+    env_repo = make_bare_repo(root / "environments.git")
+    with_env_repo(project, env_repo.as_uri())
+    act = Act.create(root / "act", project)
+    under_test = {"CI_PLUGINS_INSTALL_COMMAND": INSTALL_UNDER_TEST}
+    pull_request = act(
+        "pull_request",
+        "-W",
+        WORKFLOW,
+        payload=PULL_REQUEST,
+        # A quick model: the pull request flow proves the wiring; push trains for real.
+        env={**under_test, "CI_PLUGINS_EPOCHS": "8"},
+    )
+    pr_artifacts = sorted(p.name for p in (act.work / "artifacts").iterdir())
+    with emulated_cluster(root, env_repo) as (kubeconfig, argo):
+        push = act(
+            "push", "-W", WORKFLOW, payload=PUSH, env={**under_test, "KUBECONFIG": str(kubeconfig)}
+        )
+        synced = list(argo.synced)
+    assert pr_artifacts == ["gate-report", "rendered-dev", "train-output"], str(pull_request)
+    return Flows(act, env_repo, pull_request, push, synced)
+
+
+def succeeded(output: str) -> set[str]:
+    """Jobs of the reusable workflow that act reports as succeeded."""
+    return set(re.findall(r"\[pipeline/ci-plugins pipeline/(\w+)\s*\] 🏁  Job succeeded", output))
+
+
+def test_pull_request_trains_gates_and_renders_but_does_not_deploy(flows: Flows) -> None:
+    out = flows.pull_request.output
+    assert flows.pull_request.exit_code == 0, str(flows.pull_request)
+    assert succeeded(out) == {"train", "gate", "render"}
+    assert "ci-plugins promote" not in out
+    assert "ci-plugins 0.1.0" in out  # the checkout under test
+
+
+def test_pull_request_gate_report_reaches_outputs_and_summary(flows: Flows) -> None:
+    out = flows.pull_request.output
+    assert "::set-output:: gate-verdict=passed" in out
+    assert "::set-output:: verdict=passed" in out
+    assert "ci-plugins gate passed" in out  # the step summary
+
+
+def test_push_promotes_into_the_environment_repo_and_verifies_healthy(flows: Flows) -> None:
+    assert flows.push.exit_code == 0, str(flows.push)
+    assert succeeded(flows.push.output) == {"train", "gate", "render", "promote", "verify"}
+    head, subject = remote_log(flows.env_repo)[0].split(" ", 1)
+    assert subject.startswith("promote digits ")
+    assert subject.endswith(" to dev")
+    assert remote_yaml(flows.env_repo, "environments/dev/digits/release.yaml")["app"] == "digits"
+    assert f"::set-output:: commit={head}" in flows.push.output
+    assert flows.synced[-1] == head
+    assert "healthy" in flows.push.output
