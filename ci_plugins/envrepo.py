@@ -52,11 +52,14 @@ def app_path(env: str, app: str) -> str:
 class EnvRepoCheckout:
     """A shallow clone of one branch of the environment repo."""
 
-    def __init__(self, root: Path, *, git: Git, branch: str, url: str) -> None:
+    def __init__(
+        self, root: Path, *, git: Git, branch: str, url: str, sparse: Sequence[str] | None = None
+    ) -> None:
         self.root = root
         self.git = git
         self.branch = branch
         self.url = url
+        self.sparse = None if sparse is None else [p.rstrip("/") for p in sparse]
 
     @property
     def head(self) -> str:
@@ -181,11 +184,9 @@ class EnvRepoCheckout:
         return sorted(names)
 
     def _in_sparse_cone(self, relpath: str) -> bool:
-        proc = self.git.run("config", "--get", "core.sparseCheckout", check=False)
-        if proc.stdout.strip() != "true":
+        if self.sparse is None:
             return True  # a full checkout: the working tree is the truth
-        cones = self.git.run("sparse-checkout", "list", check=False).stdout.split()
-        return any(relpath == c or relpath.startswith(c.rstrip("/") + "/") for c in cones)
+        return any(relpath == c or relpath.startswith(c + "/") for c in self.sparse)
 
 
 def release_from_text(text: str, *, source: str) -> ReleaseRecord:
@@ -218,7 +219,7 @@ def checkout(
         root = tmp / "repo"
         _clone(remote, root, tmp=tmp, branch=branch, sparse=sparse, depth=depth, environ=environ)
         git = Git(root, remote=remote, environ=environ)
-        yield EnvRepoCheckout(root, git=git, branch=branch, url=remote.display)
+        yield EnvRepoCheckout(root, git=git, branch=branch, url=remote.display, sparse=sparse)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
