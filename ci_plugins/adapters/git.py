@@ -175,7 +175,7 @@ class Git:
             )
         except FileNotFoundError as exc:
             raise ExternalError(
-                "git is not installed or not on PATH", hint="install git (2.31 or newer)"
+                "git is not installed or not on PATH", hint="install git (2.34 or newer)"
             ) from exc
         except subprocess.TimeoutExpired as exc:
             raise ExternalError(
