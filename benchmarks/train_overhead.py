@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -51,13 +52,17 @@ BARE = textwrap.dedent(
 )
 
 
-def timed(argv: list[str]) -> tuple[float, str]:
+def timed(argv: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the child, its stdout)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=EXAMPLE, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(argv[:4])}... failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return elapsed, proc.stdout
+    return elapsed, cpu, proc.stdout
 
 
 def main() -> None:
@@ -68,18 +73,34 @@ def main() -> None:
     runs = 3 if args.quick else args.runs
     bare_times: list[float] = []
     ours_times: list[float] = []
+    bare_cpu: list[float] = []
+    ours_cpu: list[float] = []
     with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
         for index in range(runs + 1):  # the first pair warms the page cache, not measured
             bare_out, ours_out = Path(tmp, f"bare-{index}"), Path(tmp, f"ours-{index}")
-            bare, _ = timed([sys.executable, "-c", BARE, str(EXAMPLE), str(bare_out)])
+            bare, bare_used, _ = timed([sys.executable, "-c", BARE, str(EXAMPLE), str(bare_out)])
             command = ["-m", "ci_plugins", "train", "--output-dir", str(ours_out)]
-            ours, stdout = timed([sys.executable, *command, "--model-version", "1", "--json"])
-            print(f"run {index}: bare {bare:.2f}s, ci-plugins train {ours:.2f}s", file=sys.stderr)
+            ours, ours_used, stdout = timed(
+                [sys.executable, *command, "--model-version", "1", "--json"]
+            )
+            print(
+                f"run {index}: bare {bare:.2f}s wall {bare_used:.2f}s CPU, "
+                f"ci-plugins train {ours:.2f}s wall {ours_used:.2f}s CPU",
+                file=sys.stderr,
+            )
             if index:
                 bare_times.append(bare)
                 ours_times.append(ours)
+                bare_cpu.append(bare_used)
+                ours_cpu.append(ours_used)
     accuracy = json.loads(stdout.strip().splitlines()[-1])["metrics"]["accuracy"]
     print(f"digits example test accuracy: {accuracy:.4f}", file=sys.stderr)
+    cpu_ratio = statistics.median(ours_cpu) / statistics.median(bare_cpu)
+    print(
+        f"median CPU time: ours {statistics.median(ours_cpu):.2f}s, bare "
+        f"{statistics.median(bare_cpu):.2f}s ({cpu_ratio:.3f}x)",
+        file=sys.stderr,
+    )
     print(
         report(
             "train digits example (30 epochs, fit+evaluate+export)",

@@ -50,8 +50,8 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     config = ctx.config()
     project = ctx.config_path.resolve().parent
     check_module(config.train.entrypoint, project)
-    output = _prepare_output(options.output_dir)
     version = _version(options.model_version)
+    output = _prepare_output(options.output_dir)
     staging = output / f".train-staging-{os.getpid()}"
     settings = _settings(ctx, config, options, project=project, export=staging / version)
     from ci_plugins.training.runner import train

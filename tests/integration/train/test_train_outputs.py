@@ -103,3 +103,24 @@ def test_report_is_readable_markdown(trained: tuple[Path, CliResult]) -> None:
     assert report.startswith("## ci-plugins train: tiny (passed)")
     assert "| epoch | loss | mae | val_loss | val_mae | time |" in report
     assert "**devices**: CPU:0" in report
+
+
+@pytest.mark.slow
+def test_a_rerun_replaces_the_previous_model_whole(tmp_path: Path) -> None:
+    config = write_project(tmp_path / "p", epochs=1)
+    out = tmp_path / "out"
+    for version in ("1", "2"):
+        result = run_cli(
+            "train",
+            "--config",
+            config,
+            "--output-dir",
+            out,
+            "--model-version",
+            version,
+            cwd=tmp_path,
+        )
+        assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (out / "model").iterdir()) == ["2"]
+    assert read_manifest(out / "model-manifest.json").model_version == "2"
+    assert not list(out.glob(".*"))  # no staging or swap leftovers

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from ci_plugins.training.checkpoint import STATE_FILE, WEIGHTS_FILE
 from tests.conftest import clean_env
 from tests.support.training import TINY_MODEL, epoch_lines, run_cli, write_project
@@ -48,6 +50,7 @@ def wait_for_line(proc: subprocess.Popen[str], prefix: str, *, timeout: float) -
     raise AssertionError(f"no line starting {prefix!r} in:\n" + "\n".join(seen))
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_the_next_run_resumes(tmp_path: Path) -> None:
     assert "callbacks=[nap]" in SLOW_MODEL
     config = write_project(tmp_path / "p", model=SLOW_MODEL, epochs=40)
