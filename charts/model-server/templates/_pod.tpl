@@ -113,11 +113,12 @@ spec:
           containerPort: {{ $values.service.grpcPort }}
           protocol: TCP
       {{- range $probe := list "startupProbe" "readinessProbe" "livenessProbe" }}
+      {{- $settings := index $values.probes $probe }}
       {{ $probe }}:
         httpGet:
-          path: /v1/models/{{ $modelName }}
+          path: {{ printf "/v1/models/%s%s" $modelName (default "" $settings.pathSuffix) }}
           port: http
-        {{- toYaml (index $values.probes $probe) | nindent 8 }}
+        {{- toYaml (omit $settings "pathSuffix") | nindent 8 }}
       {{- end }}
       {{- $resources := deepCopy (default (dict) $values.resources) }}
       {{- if $values.gpu.enabled }}

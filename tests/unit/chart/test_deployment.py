@@ -58,6 +58,12 @@ def test_probes_hit_the_model_status_endpoint(render: Callable[..., Any]) -> Non
     container = pod(render({"model": {"name": "mnist"}}))["spec"]["containers"][0]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/v1/models/mnist", "port": "http"}
+        assert container[probe]["periodSeconds"] > 0
+    values = {"probes": {"readinessProbe": {"pathSuffix": "/metadata", "periodSeconds": 4}}}
+    readiness = pod(render(values))["spec"]["containers"][0]["readinessProbe"]
+    assert readiness["httpGet"]["path"] == "/v1/models/digits/metadata"
+    assert readiness["periodSeconds"] == 4
+    assert "pathSuffix" not in readiness
 
 
 def test_runs_as_non_root_with_a_read_only_root_filesystem(render: Callable[..., Any]) -> None:
