@@ -64,6 +64,16 @@ def test_wrong_return_type_is_exit_2_naming_what_came_back(tmp_path: Path, cli: 
     assert_no_model(tmp_path / "out")
 
 
+def test_an_uncompiled_model_is_exit_2_saying_how_to_fix_it(tmp_path: Path, cli: CliRunner) -> None:
+    model = TINY_MODEL.replace("    model.compile(", "    dict(")
+    config = write_project(tmp_path / "p", model=model)
+    result = cli("train", "--config", config, "--output-dir", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "error: TrainSpec.model is not compiled" in result.stderr
+    assert "hint: call model.compile(optimizer=..., loss=..., metrics=[...])" in result.stderr
+    assert_no_model(tmp_path / "out")
+
+
 def test_an_exception_in_build_is_exit_2_with_its_location(tmp_path: Path, cli: CliRunner) -> None:
     model = TINY_MODEL.replace("    train, validation", "    raise ValueError('no data')\n    x")
     config = write_project(tmp_path / "p", model=model)

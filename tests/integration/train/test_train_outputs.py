@@ -124,3 +124,15 @@ def test_a_rerun_replaces_the_previous_model_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in (out / "model").iterdir()) == ["2"]
     assert read_manifest(out / "model-manifest.json").model_version == "2"
     assert not list(out.glob(".*"))  # no staging or swap leftovers
+
+
+def test_mixed_precision_and_xla_are_applied_and_recorded(tmp_path: Path) -> None:
+    config = write_project(tmp_path / "p", epochs=1, mixed_precision=True, xla=True)
+    out = tmp_path / "out"
+    result = run_cli("train", "--config", config, "--output-dir", out, cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert "mixed precision: mixed_bfloat16" in result.stderr  # no GPU here: bfloat16
+    assert "XLA: the training step is compiled with jit_compile=True" in result.stderr
+    training = json.loads((out / "model-manifest.json").read_text())["training"]
+    assert training["precision"] == "mixed_bfloat16"
+    assert training["xla"] is True
