@@ -24,6 +24,7 @@ from ci_plugins.publish import (
     release_history,
     verified_commits,
 )
+from ci_plugins.release import ReleaseRecord
 from ci_plugins.step import StepContext, StepResult
 from ci_plugins.steps.target import target_of
 
@@ -57,7 +58,8 @@ def rollback(ctx: StepContext, *, env_repo: str, env: str, app: str) -> StepResu
         target, healthy = choose_target(history, verified, repo)
         if target is None:
             return Refusal(
-                f"nothing to roll back to: {env}/{app} has no release before {_version(current)}"
+                f"nothing to roll back to: {env}/{app} has no other release before "
+                f"{_label(current)}"
             )
         _restore(repo, path, target.commit)
         repo.write_pin(env, app, _pin(ctx, env, app, current, target))
@@ -65,6 +67,8 @@ def rollback(ctx: StepContext, *, env_repo: str, env: str, app: str) -> StepResu
             {
                 "from": _version(current),
                 "to": _version(target),
+                "from_label": _label(current),
+                "to_label": _label(target),
                 "target": target.commit,
                 "of": current.commit,
                 "how": "last verified healthy" if healthy else "previous release",
@@ -72,7 +76,7 @@ def rollback(ctx: StepContext, *, env_repo: str, env: str, app: str) -> StepResu
         )
         assert target.record is not None
         trailers = releasing.trailers(target.record, **{"Rollback-Of": current.commit})
-        subject = f"rollback {app} in {env} to {_version(target)} (from {_version(current)})"
+        subject = f"rollback {app} in {env} to {_label(target)} (from {_label(current)})"
         return Commit(subject, trailers)
 
     with checkout(env_repo, branch=where.branch, sparse=[path], depth=None) as repo:
@@ -89,7 +93,7 @@ def rollback(ctx: StepContext, *, env_repo: str, env: str, app: str) -> StepResu
     if outcome.refusal:
         return StepResult.failed(outcome.refusal, data=data)
     message = (
-        f"rolled {app} back in {env} from {notes['from']} to {notes['to']} "
+        f"rolled {app} back in {env} from {notes['from_label']} to {notes['to_label']} "
         f"({notes['how']}) in commit {outcome.commit}; pinned until `ci-plugins unpin "
         f"--env {env} --app {app}`"
     )
@@ -103,15 +107,23 @@ def choose_target(
     (False); None when there is no earlier release."""
     current = history[0]
     assert current.record is not None
+    # A bad release is often the same model with other values (a wrong limit, a broken
+    # image): what differs is the release, not only the model (demo: crash-looping values).
     earlier = [
-        e for e in history[1:] if e.record and e.record.model.digest != current.record.model.digest
+        e for e in history[1:] if e.record and release_key(e.record) != release_key(current.record)
     ]
     relpath = f"{app_path(current.record.environment, current.record.app)}/{RELEASE_FILE}"
-    healthy = {r.model.digest for c in verified if (r := record_at(repo, c, relpath))}
+    healthy = {release_key(r) for c in verified if (r := record_at(repo, c, relpath))}
     for entry in earlier:
-        if entry.commit in verified or (entry.record and entry.record.model.digest in healthy):
+        if entry.commit in verified or (entry.record and release_key(entry.record) in healthy):
             return entry, True
     return (earlier[0] if earlier else None), False
+
+
+def release_key(record: ReleaseRecord) -> tuple[str | None, ...]:
+    """What makes two release records the same release: model, chart, values and image."""
+    chart = f"{record.chart.name}-{record.chart.version}" if record.chart else None
+    return (record.model.digest, chart, record.values_digest, record.image)
 
 
 def _restore(repo: EnvRepoCheckout, path: str, commit: str) -> None:
@@ -132,6 +144,11 @@ def _pin(ctx: StepContext, env: str, app: str, current: HistoryEntry, target: Hi
 
 def _version(entry: HistoryEntry) -> str:
     return entry.record.model.version if entry.record else "?"
+
+
+def _label(entry: HistoryEntry) -> str:
+    """The model version and the commit that recorded it: releases of one model differ."""
+    return f"{_version(entry)} ({entry.commit[:12]})"
 
 
 def _json(notes: dict[str, str]) -> dict[str, str | None]:

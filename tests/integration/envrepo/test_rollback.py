@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ci_plugins.envrepo import mark_verified
 from tests.conftest import CliRunner
 from tests.support.envrepo import commit_message, remote_head, remote_log, remote_yaml
-from tests.support.promote import write_config, write_release_inputs
+from tests.support.promote import digest_of, write_config, write_release_inputs
 
 RELEASE = "environments/staging/digits/release.yaml"
 PIN = "environments/staging/digits/pin.yaml"
@@ -64,6 +65,45 @@ def test_rollback_prefers_the_last_release_verified_healthy(
     assert result.exit_code == 0, result.stderr
     assert result.json["restored"] == "1"
     assert result.json["reason"] == "last verified healthy"
+
+
+def test_a_bad_release_of_the_same_model_rolls_back_to_the_healthy_values(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    """Same model, other values (e.g. a value that crash-loops the server): still a release."""
+    write_config(tmp_path, str(env_repo))
+    manifest, rendered = write_release_inputs(tmp_path, version="1")
+    good = cli(
+        "promote", "--env", "staging", "--rendered", rendered, "--manifest", manifest, "--json"
+    )
+    assert good.exit_code == 0, good.stderr
+    mark_verified(
+        str(env_repo), branch="main", env="staging", app="digits", commit=good.json["commit"]
+    )
+    info = json.loads((rendered / "render-info.json").read_text())
+    info["values_digest"] = digest_of("broken-values")
+    (rendered / "render-info.json").write_text(json.dumps(info))
+    (rendered / "configmap-digits-0.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: digits-0, namespace: ml-staging}\n"
+        "data: {model_version: '1', broken: 'yes'}\n"
+    )
+    bad = cli(
+        "promote", "--env", "staging", "--rendered", rendered, "--manifest", manifest, "--json"
+    )
+    assert bad.exit_code == 0, bad.stderr
+    assert bad.json["commit"] is not None
+
+    result = cli("rollback", "--env", "staging", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.json["restored_from_commit"] == good.json["commit"]
+    assert result.json["reason"] == "last verified healthy"
+    manifest_now = remote_yaml(
+        env_repo, "environments/staging/digits/manifests/configmap-digits-0.yaml"
+    )
+    assert "broken" not in manifest_now["data"]
+    assert remote_yaml(env_repo, RELEASE)["values_digest"] == digest_of("values-staging")
+    assert f"({good.json['commit'][:12]})" in result.stderr
 
 
 def test_a_pinned_app_refuses_promotion_until_unpinned(
