@@ -168,8 +168,10 @@ def manifest_of(record: ReleaseRecord) -> ModelManifest:
 
 
 def same_release(a: ReleaseRecord, b: ReleaseRecord) -> bool:
-    """Equal apart from the time it was written."""
-    return a.model_copy(update={"released_at": ""}) == b.model_copy(update={"released_at": ""})
+    """Equal apart from when and by which pipeline it was written (a re-run of the same
+    release in a new pipeline changes nothing)."""
+    ignored = {"released_at": "", "pipeline_url": ""}
+    return a.model_copy(update=ignored) == b.model_copy(update=ignored)
 
 
 def downgrade_reason(new: ReleaseRecord, current: ReleaseRecord) -> str | None:

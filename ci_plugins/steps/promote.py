@@ -205,7 +205,9 @@ def change_for(plan: Plan) -> Change:
                 )
         record = plan.record
         if current and releasing.same_release(current, record):
-            record = record.model_copy(update={"released_at": current.released_at})
+            # Only the manifests change: keep when and by which pipeline it was released.
+            keep = {"released_at": current.released_at, "pipeline_url": current.pipeline_url}
+            record = record.model_copy(update=keep)
         repo.write_app(plan.env, plan.app, release=dump_release(record), manifests=plan.files)
         verb = f"promote {plan.app} {record.model.version} to {plan.env}"
         if record.promoted_from:

@@ -8,11 +8,13 @@ instead of opening another. The body shows what changes and the metrics vs what 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ci_plugins.envrepo import EnvRepoCheckout, app_path
+from ci_plugins.envrepo import RELEASE_FILE, EnvRepoCheckout, app_path, release_from_text
 from ci_plugins.publish import Change, Commit, Refusal
 from ci_plugins.release import ReleaseRecord
+from ci_plugins.releasing import same_release
 from ci_plugins.reports import markdown_table
 from ci_plugins.step import StepContext, StepResult
 
@@ -39,6 +41,15 @@ def open_request(
     from ci_plugins.steps.promote import result_of
 
     current = repo.read_release(plan.env, plan.app)
+    branch = branch_name(plan.env, plan.app)
+    ref = f"refs/heads/{branch}"
+    existing = repo.remote_ref(ref)
+    proposed = _proposed(repo, existing, plan) if existing else None
+    if proposed is not None and same_release(proposed, plan.record):
+        # Same release as the open request: keep its time so the tree, and the MR, stay put.
+        plan = replace(
+            plan, record=plan.record.model_copy(update={"released_at": proposed.released_at})
+        )
     result = change(plan)(repo)
     if not isinstance(result, Commit):
         refusal = result.reason if isinstance(result, Refusal) else None
@@ -46,9 +57,6 @@ def open_request(
     sha = repo.commit([app_path(plan.env, plan.app)], result.message)
     if sha is None:
         return result_of(plan, None, None, merge_request=None)
-    branch = branch_name(plan.env, plan.app)
-    ref = f"refs/heads/{branch}"
-    existing = repo.remote_ref(ref)
     if existing and _same_tree(repo, existing):
         ctx.out.info(f"{branch} already holds this release; updating the request only")
         sha = existing
@@ -69,12 +77,19 @@ def open_request(
     return result_of(plan, sha, None, merge_request=request)
 
 
-def _same_tree(repo: EnvRepoCheckout, commit: str) -> bool:
+def _proposed(repo: EnvRepoCheckout, commit: str, plan: Plan) -> ReleaseRecord | None:
+    """The release the open request's branch proposes (None when it cannot be read)."""
     fetched = repo.git.run(
         "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "--", commit, check=False
     )
     if fetched.returncode != 0:
-        return False
+        return None
+    relpath = f"{app_path(plan.env, plan.app)}/{RELEASE_FILE}"
+    text = repo.read_text(relpath, commit=commit)
+    return release_from_text(text, source=f"{relpath} at {commit[:12]}") if text else None
+
+
+def _same_tree(repo: EnvRepoCheckout, commit: str) -> bool:
     ours = repo.git.out("rev-parse", "HEAD^{tree}")
     return ours == repo.git.out("rev-parse", f"{commit}^{{tree}}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tests.support.envrepo import (
     remote_yaml,
     seed_files,
 )
+from tests.support.forge_server import ForgeServer
 from tests.support.promote import digest_of, write_config, write_release_inputs
 
 APP_DIR = "environments/staging/digits"
@@ -276,3 +278,64 @@ def test_downgrade_uses_creation_time_when_both_have_one(
     result = promote(cli, manifest, rendered)
     assert result.exit_code == 1
     assert "was created 2026-05-01" in result.stderr
+
+
+def test_the_same_release_from_a_new_pipeline_makes_no_commit(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    write_config(tmp_path, str(env_repo))
+    manifest, rendered = write_release_inputs(tmp_path, version="3")
+    assert promote(cli, manifest, rendered).exit_code == 0
+    data = json.loads(manifest.read_text())
+    data["pipeline_url"] = "https://ci.example.com/p/retry"
+    manifest.write_text(json.dumps(data))
+    again = promote(cli, manifest, rendered)
+    assert again.exit_code == 0, again.stderr
+    assert again.json["commit"] is None
+
+
+def test_rerunning_an_approval_promotion_keeps_the_branch_and_the_request(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    seed_files(env_repo, {"README.md": "x\n"})
+    with ForgeServer(token="glpat-forge-token-0123456789") as forge:
+        forge.add_gitlab_project("platform/environments")
+        env_repo_config = {
+            "url": str(env_repo),
+            "forge": "gitlab",
+            "api_url": forge.url,
+            "project": "platform/environments",
+        }
+        write_config(tmp_path, str(env_repo), extra={"env_repo": env_repo_config})
+        manifest, rendered = write_release_inputs(tmp_path, env="prod")
+        token = {"CI_PLUGINS_GITLAB_TOKEN": "glpat-forge-token-0123456789"}
+        first = cli(
+            "promote",
+            "--env",
+            "prod",
+            "--rendered",
+            rendered,
+            "--manifest",
+            manifest,
+            "--json",
+            env=token,
+        )
+        branch = "ci-plugins/promote/prod/digits"
+        head = remote_head(env_repo, branch)
+        again = cli(
+            "promote",
+            "--env",
+            "prod",
+            "--rendered",
+            rendered,
+            "--manifest",
+            manifest,
+            "--json",
+            env=token,
+        )
+        assert first.exit_code == 0, first.stderr
+        assert again.exit_code == 0, again.stderr
+        assert remote_head(env_repo, branch) == head, "no new commit on the request's branch"
+        assert again.json["commit"] == head
+        assert again.json["merge_request"] == first.json["merge_request"]
+        assert len(forge.gitlab_mrs("platform/environments")) == 1
