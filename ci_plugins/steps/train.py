@@ -12,8 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ from ci_plugins.config import Config
 from ci_plugins.errors import InputError
 from ci_plugins.manifest import MANIFEST_FILE, ModelManifest, write_manifest
 from ci_plugins.step import StepContext, StepResult
+from ci_plugins.training import provenance
 from ci_plugins.training.checkpoint import Checkpoints, fingerprint
 from ci_plugins.training.digest import directory_digest
 from ci_plugins.training.entrypoint import check_module
@@ -89,7 +88,7 @@ def _publish(
         model_version=version,
         model_digest=digest,
         source_commit=settings.source_commit,
-        pipeline_url=_pipeline_url(environ),
+        pipeline_url=provenance.pipeline_url(environ),
         devices=list(outcome.strategy.devices),
         frameworks=outcome.frameworks,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -150,7 +149,7 @@ def _settings(
     epochs = options.epochs if options.epochs is not None else train.epochs
     if epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {epochs}")
-    source_commit = _source_commit(environ, project)
+    commit = provenance.source_commit(environ, project)
     identity = {
         "app": config.app,
         "entrypoint": train.entrypoint,
@@ -158,7 +157,8 @@ def _settings(
         "seed": train.seed,
         "batch_size": train.batch_size,
         "mixed_precision": train.mixed_precision,
-        "source_commit": source_commit,
+        "source_commit": commit,
+        "module": provenance.module_digest(project, train.entrypoint),
     }
     return Settings(
         entrypoint=train.entrypoint,
@@ -174,7 +174,7 @@ def _settings(
         xla=train.xla,
         require_gpu=train.require_gpu,
         environ=environ,
-        source_commit=source_commit,
+        source_commit=commit,
     )
 
 
@@ -243,30 +243,3 @@ def _facts(manifest: ModelManifest, outcome: Outcome, output: Path) -> dict[str,
     if outcome.resumed_at:
         facts["resumed"] = f"from a checkpoint after epoch {outcome.resumed_at}"
     return facts
-
-
-def _source_commit(environ: Mapping[str, str], project: Path) -> str:
-    for name in ("CI_COMMIT_SHA", "GITHUB_SHA", "GIT_COMMIT"):
-        if environ.get(name):
-            return environ[name]
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(project), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-            env={**environ, "GIT_TERMINAL_PROMPT": "0"},
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return proc.stdout.strip() if proc.returncode == 0 else ""
-
-
-def _pipeline_url(environ: Mapping[str, str]) -> str:
-    if environ.get("CI_PIPELINE_URL"):
-        return environ["CI_PIPELINE_URL"]
-    if environ.get("GITHUB_RUN_ID") and environ.get("GITHUB_REPOSITORY"):
-        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
-    return environ.get("BUILD_URL", "")
