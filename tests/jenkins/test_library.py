@@ -38,7 +38,7 @@ def run_pipeline(tmp_path: Path, **kwargs: Any) -> dict[str, Any]:
 
 
 def step_runs(record: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in calls(record, "sh") if c["args"]["script"].startswith("ci-plugins ")]
+    return [c for c in calls(record, "sh") if c["args"].get("label", "").startswith("ci-plugins ")]
 
 
 def test_main_branch_trains_on_the_gpu_agent_and_deploys_each_environment(

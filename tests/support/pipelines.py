@@ -309,15 +309,16 @@ def calls(record: Mapping[str, Any], step: str) -> list[dict[str, Any]]:
 
 # -- the local cluster emulator, with Argo CD played by a thread ---------------------------
 class ArgoLoop:
-    """Plays Argo CD for one env/app: applies each new head of the env repo to the emulator.
+    """Plays Argo CD for one app in some environments: applies each new head of the env repo.
 
     The runners' verify jobs then see what a real GitOps controller would produce.
     """
 
-    def __init__(self, url: str, repo: Path, *, env: str, app: str, namespace: str) -> None:
-        self.url, self.repo = url, repo
-        self.env, self.app, self.namespace = env, app, namespace
-        self.synced: list[str] = []
+    def __init__(self, url: str, repo: Path, *, app: str, namespaces: Mapping[str, str]) -> None:
+        self.url, self.repo, self.app = url, repo, app
+        self.namespaces = dict(namespaces)
+        self.synced: dict[str, list[str]] = {env: [] for env in self.namespaces}
+        self._head: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -329,28 +330,28 @@ class ArgoLoop:
         self._stop.set()
         self._thread.join(timeout=10)
 
-    def _head(self) -> str | None:
-        out = git("ls-remote", str(self.repo), "refs/heads/main", check=False)
-        return out.split()[0] if out.strip() else None
-
     def _loop(self) -> None:
         while not self._stop.wait(0.3):
-            head = self._head()
-            if head is None or (self.synced and self.synced[-1] == head):
+            out = git("ls-remote", str(self.repo), "refs/heads/main", check=False)
+            head = out.split()[0] if out.strip() else None
+            if head is None or head == self._head:
                 continue
-            try:
-                self.sync()
-            except CiPluginsError:
-                continue  # nothing for env/app committed yet
+            for env in self.namespaces:
+                try:
+                    self.sync(env)
+                except CiPluginsError:
+                    continue  # nothing for env/app committed yet
+            self._head = head
 
-    def sync(self) -> None:
+    def sync(self, env: str) -> None:
+        namespace = self.namespaces[env]
         committed = read_committed(
-            str(self.repo), branch="main", env=self.env, app=self.app, config=None
+            str(self.repo), branch="main", env=env, app=self.app, config=None
         )
         objects = {
-            dataclasses.replace(ref, namespace=self.namespace): {
+            dataclasses.replace(ref, namespace=namespace): {
                 **obj,
-                "metadata": {**obj["metadata"], "namespace": self.namespace},
+                "metadata": {**obj["metadata"], "namespace": namespace},
             }
             for ref, obj in committed.objects.items()
         }
@@ -358,22 +359,28 @@ class ArgoLoop:
             self.url,
             objects=objects,
             commit=committed.commit,
-            env=self.env,
+            env=env,
             app=self.app,
-            namespace=self.namespace,
+            namespace=namespace,
         )
-        self.synced.append(committed.commit)
+        if not self.synced[env] or self.synced[env][-1] != committed.commit:
+            self.synced[env].append(committed.commit)
 
 
 @contextmanager
 def emulated_cluster(
-    work: Path, repo: Path, *, env: str = "dev", app: str = "digits", namespace: str = "ml-dev"
+    work: Path,
+    repo: Path,
+    *,
+    app: str = "digits",
+    namespaces: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[Path, ArgoLoop]]:
-    """The LOCAL CLUSTER EMULATOR, its kubeconfig, and Argo CD syncing repo's env/app."""
+    """The LOCAL CLUSTER EMULATOR, its kubeconfig, and Argo CD syncing repo's environments."""
     running, _ = start(Timing(tick=0.05, ready_after=0.5, crash_after=2.0, scale_up_after=1.0))
     try:
         kubeconfig = write_kubeconfig(work / "kubeconfig", running.url)
-        with ArgoLoop(running.url, repo, env=env, app=app, namespace=namespace) as argo:
+        namespaces = namespaces or {"dev": "ml-dev"}
+        with ArgoLoop(running.url, repo, app=app, namespaces=namespaces) as argo:
             yield kubeconfig, argo
     finally:
         running.stop()

@@ -62,7 +62,7 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Flows:
         push = act(
             "push", "-W", WORKFLOW, payload=PUSH, env={**under_test, "KUBECONFIG": str(kubeconfig)}
         )
-        synced = list(argo.synced)
+        synced = list(argo.synced["dev"])
     assert pr_artifacts == ["gate-report", "rendered-dev", "train-output"], str(pull_request)
     return Flows(act, env_repo, pull_request, push, synced)
 

@@ -63,7 +63,7 @@ def pipelines(tmp_path_factory: pytest.TempPathFactory) -> Pipelines:
             "verify-dev",
             variables={**UNDER_TEST, "KUBECONFIG": str(kubeconfig)},
         )
-        synced = list(argo.synced)
+        synced = list(argo.synced["dev"])
     return Pipelines(project, env_repo, mr, main, synced)
 
 
