@@ -24,27 +24,27 @@ from kmock._internal import k8s, rendering
 from ci_plugins.emulator import LABEL
 
 SIMULATOR_AGENT = "ci-plugins-emulator-simulator"
-RESOURCES = [
-    "v1/pods",
-    "v1/services",
-    "v1/events",
-    "v1/configmaps",
-    "v1/secrets",
-    "v1/serviceaccounts",
-    "v1/persistentvolumeclaims",
-    "v1/namespaces",
-    "apps/v1/deployments",
-    "apps/v1/replicasets",
-    "apps/v1/statefulsets",
-    "apps/v1/daemonsets",
-    "batch/v1/jobs",
-    "discovery.k8s.io/v1/endpointslices",
-    "autoscaling/v2/horizontalpodautoscalers",
-    "policy/v1/poddisruptionbudgets",
-    "argoproj.io/v1alpha1/applications",
-    "argoproj.io/v1alpha1/rollouts",
-    "kustomize.toolkit.fluxcd.io/v1/kustomizations",
-]
+RESOURCES = {
+    "v1/pods": "Pod",
+    "v1/services": "Service",
+    "v1/events": "Event",
+    "v1/configmaps": "ConfigMap",
+    "v1/secrets": "Secret",
+    "v1/serviceaccounts": "ServiceAccount",
+    "v1/persistentvolumeclaims": "PersistentVolumeClaim",
+    "apps/v1/deployments": "Deployment",
+    "apps/v1/replicasets": "ReplicaSet",
+    "apps/v1/statefulsets": "StatefulSet",
+    "apps/v1/daemonsets": "DaemonSet",
+    "batch/v1/jobs": "Job",
+    "discovery.k8s.io/v1/endpointslices": "EndpointSlice",
+    "autoscaling/v2/horizontalpodautoscalers": "HorizontalPodAutoscaler",
+    "policy/v1/poddisruptionbudgets": "PodDisruptionBudget",
+    "argoproj.io/v1alpha1/applications": "Application",
+    "argoproj.io/v1alpha1/rollouts": "Rollout",
+    "kustomize.toolkit.fluxcd.io/v1/kustomizations": "Kustomization",
+}
+VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 PROXY = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/:]+)(?::([^/]+))?/proxy/(.*)$")
 POD_LOG = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$")
 
@@ -69,8 +69,15 @@ class EmulatedCluster(k8s.KubernetesEmulator):
     model_answer: Callable[[str, str, str, Any], tuple[int, Any]] | None = None
 
     def declare_resources(self) -> None:
-        for name in RESOURCES:
-            self.resources[name] = {}  # type: ignore[assignment]
+        # Full discovery info, so kubectl (the benchmark's baseline) resolves the kinds too.
+        for name, kind in RESOURCES.items():
+            self.resources[name] = kmock.ResourceInfo(
+                kind=kind,
+                singular=kind.lower(),
+                namespaced=True,
+                verbs=VERBS,
+                subresources=["status"],
+            )
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         agent = str(request.headers.get("User-Agent", ""))
@@ -101,6 +108,16 @@ class EmulatedCluster(k8s.KubernetesEmulator):
         return await super()._handle(request)
 
     _gone: dict[int, _GoneAfter] = attrs.field(factory=dict)
+
+    async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
+        # A real API server names the list's kind and apiVersion; kubectl insists on them.
+        payload = await super()._serve_list(request)
+        resource = request.resource
+        if isinstance(payload, dict) and resource is not None:
+            group = f"{resource.group}/" if resource.group else ""
+            kind = RESOURCES.get(f"{group}{resource.version}/{resource.plural}", "")
+            payload = {"kind": f"{kind}List", "apiVersion": f"{group}{resource.version}", **payload}
+        return payload
 
     def _take_fault(self, path: str, *, watch: bool) -> Fault | None:
         for fault in self.faults:

@@ -8,6 +8,9 @@ manifests to a bare env repo) and `sync()` (play Argo CD: apply the committed ma
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,7 @@ from ci_plugins.emulator.cluster import start
 from ci_plugins.emulator.server import RunningCluster, write_kubeconfig
 from ci_plugins.emulator.simulator import Simulator, Timing
 from ci_plugins.verify_inputs import read_committed
+from tests.conftest import CliResult, clean_env
 from tests.support.envrepo import make_bare_repo, seed_files
 
 APP = "digits"
@@ -32,7 +36,7 @@ FAST_VERIFY = {
     "progress_interval": 1,
     "unschedulable_grace": 1,
     "spec_drift_grace": 1,
-    "missing_grace": 3,
+    "missing_grace": 30,
     "sync_timeout": 3,
 }
 
@@ -167,6 +171,25 @@ class VerifyEnv:
             app=APP,
             namespace=NAMESPACE,
         )
+
+    def verify_then_sync(self, *extra: str) -> CliResult:
+        """Start verify, wait until it watches the cluster, then sync: it sees the rollout live."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ci_plugins", *self.verify_args(*extra)],
+            cwd=self.root,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any("watch=true" in url for _, _, url in list(self.running.cluster.client_requests)):
+                break
+            time.sleep(0.05)
+        self.sync()
+        stdout, stderr = proc.communicate(timeout=120)
+        return CliResult(proc.returncode, stdout, stderr)
 
     def verify_args(self, *extra: str) -> list[str]:
         return ["verify", "--env", ENV, "--kubeconfig", str(self.kubeconfig), "--json", *extra]

@@ -37,10 +37,9 @@ def test_rollout_that_completes_is_healthy(verify_env: VerifyEnv, cli: CliRunner
 def test_verify_waits_for_a_rollout_in_progress_and_says_why(
     verify_env: VerifyEnv, cli: CliRunner
 ) -> None:
-    verify_env.simulator.timing.ready_after = 5.0  # verify starts about 2.5 s after the sync
+    verify_env.simulator.timing.ready_after = 2.5
     verify_env.publish(deployment(), service())
-    verify_env.sync()
-    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    result = verify_env.verify_then_sync()
     assert result.exit_code == 0, result.stderr
     assert "deployment/digits" in result.stderr
     assert "ContainerCreating" in result.stderr
@@ -51,9 +50,8 @@ def test_crash_loop_two_seconds_in_fails_fast_with_evidence(
     verify_env: VerifyEnv, cli: CliRunner
 ) -> None:
     verify_env.publish(deployment(simulate="crashloop"), service())
-    verify_env.sync()
     started = time.monotonic()
-    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    result = verify_env.verify_then_sync()  # the pod crashes 2 s after the sync, while verify waits
     assert result.exit_code == 1
     assert time.monotonic() - started < 15  # not the 600 s progress deadline
     assert result.json["verdict"] == "failed"
@@ -105,10 +103,9 @@ def test_unschedulable_for_lack_of_gpu_without_scale_up_fails(
 def test_unschedulable_with_scale_up_waits_for_the_node(
     verify_env: VerifyEnv, cli: CliRunner
 ) -> None:
-    verify_env.simulator.timing.scale_up_after = 5.0
+    verify_env.simulator.timing.scale_up_after = 3.0
     verify_env.publish(deployment(simulate="unschedulable-gpu-scaleup"), service())
-    verify_env.sync()
-    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    result = verify_env.verify_then_sync()
     assert result.exit_code == 0, result.stderr
     assert "scale-up triggered" in result.stderr
 
@@ -138,13 +135,12 @@ def test_old_release_running_fine_does_not_pass(verify_env: VerifyEnv, cli: CliR
 
 
 def test_watch_expiring_mid_run_is_relisted(verify_env: VerifyEnv, cli: CliRunner) -> None:
-    verify_env.simulator.timing.ready_after = 5.0
+    verify_env.simulator.timing.ready_after = 2.0
     verify_env.running.cluster.faults.append(
-        Fault(status=410, times=2, path="/pods", watch_gone_after=0.3)
+        Fault(status=410, times=2, path="/pods", watch_gone_after=0.5)
     )
     verify_env.publish(deployment(), service())
-    verify_env.sync()
-    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    result = verify_env.verify_then_sync()
     assert result.exit_code == 0, result.stderr
     pod_lists = [
         url
