@@ -105,6 +105,11 @@ def _train(p: _Parser) -> None:
     p.flag("--checkpoint-dir", type=Path, metavar="DIR", help="resume/save checkpoints here")
     p.flag("--epochs", type=int, metavar="N", help="override train.epochs")
     p.flag("--model-version", metavar="N", help="numeric version (default: UTC timestamp)")
+    p.flag(
+        "--require-gpu",
+        action="store_true",
+        help="fail (exit 3) without a GPU, as train.require_gpu: true (pipeline templates)",
+    )
 
 
 def _package(p: _Parser) -> None:

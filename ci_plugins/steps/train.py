@@ -42,6 +42,7 @@ class Options:
     checkpoint_dir: Path | None = None
     epochs: int | None = None
     model_version: str | None = None
+    require_gpu: bool = False
 
 
 def run(ctx: StepContext, options: Options) -> StepResult:
@@ -172,7 +173,7 @@ def _settings(
         fingerprint=fingerprint(identity),
         mixed_precision=train.mixed_precision,
         xla=train.xla,
-        require_gpu=train.require_gpu,
+        require_gpu=train.require_gpu or options.require_gpu,
         environ=environ,
         source_commit=commit,
     )
