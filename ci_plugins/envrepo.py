@@ -249,7 +249,7 @@ def _clone(
         return
     if sparse is not None:
         git = Git(root, remote=remote, environ=environ)
-        git.run("sparse-checkout", "set", "--cone", "--", *sparse)
+        git.run("sparse-checkout", "set", "--cone", "--sparse-index", "--", *sparse)
 
 
 def _init_empty(

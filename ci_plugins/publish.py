@@ -29,8 +29,8 @@ from ci_plugins.step import Clock
 __all__ = ["mark_verified", "push_change", "release_history", "verified_commits"]
 
 DEFAULT_PUSH_ATTEMPTS = 8
-BACKOFF_BASE = 0.25  # seconds; attempt n waits uniform(0, min(CAP, BASE * 2**n))
-BACKOFF_CAP = 8.0
+BACKOFF_BASE = 0.1  # seconds; attempt n waits uniform(0, min(CAP, BASE * 2**n))
+BACKOFF_CAP = 4.0
 HISTORY_LIMIT = 100  # releases looked at by rollback and status --history
 
 
