@@ -9,7 +9,6 @@ proxy. Exit 0 healthy, 1 failed or timed out, 2 bad input, 3 cluster API unreach
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -331,13 +330,10 @@ def _finish(
 
 
 def _mark_verified(ctx: StepContext, committed: Committed) -> None:
-    mark = getattr(envrepo, "mark_verified", None)
-    if mark is None:
-        ctx.out.warn("this ci-plugins cannot record verified releases yet (envrepo.mark_verified)")
-        return
+    """Tag the env-repo commit as verified (no new commit), so rollback can find it."""
     for app in committed.apps:
         try:
-            mark(
+            envrepo.mark_verified(
                 committed.url,
                 branch=committed.branch,
                 env=committed.env,
@@ -346,27 +342,24 @@ def _mark_verified(ctx: StepContext, committed: Committed) -> None:
             )
         except CiPluginsError as exc:
             ctx.out.warn(f"verified healthy, but recording it in the env repo failed: {exc}")
+            continue
+        ctx.out.info(
+            f"recorded: tag ci-plugins/verified/{committed.env}/{app}/{committed.commit[:12]}..."
+        )
 
 
 def _rollback(ctx: StepContext, committed: Committed) -> list[dict[str, object]]:
+    from ci_plugins.steps import rollback
+
     results: list[dict[str, object]] = []
     for app in committed.apps:
         ctx.out.info(f"--rollback-on-failure: rolling back {committed.env}/{app}")
         try:
-            module = importlib.import_module("ci_plugins.steps.rollback")
-            result: StepResult = module.rollback(
-                ctx, env_repo=committed.url, env=committed.env, app=app
-            )
+            result = rollback.rollback(ctx, env_repo=committed.url, env=committed.env, app=app)
         except CiPluginsError as exc:
             ctx.out.error(f"rollback of {committed.env}/{app} failed: {exc}", hint=exc.hint)
             results.append({"app": app, "ok": False, "message": str(exc)})
             continue
-        except ImportError:
-            ctx.out.error("rollback is not available in this ci-plugins build")
-            results.append({"app": app, "ok": False, "message": "rollback unavailable"})
-            continue
         (ctx.out.info if result.ok else ctx.out.error)(f"rollback: {result.message}")
-        results.append(
-            {"app": app, "ok": result.ok, "message": result.message, **dict(result.data)}
-        )
+        results.append({"app": app, "ok": result.ok, "message": result.message, **result.data})
     return results

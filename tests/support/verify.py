@@ -8,6 +8,7 @@ manifests to a bare env repo) and `sync()` (play Argo CD: apply the committed ma
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import subprocess
 import sys
 import time
@@ -117,7 +118,14 @@ def app_files(objects: list[dict[str, Any]], *, env: str = ENV, app: str = APP) 
         ),
         "1",
     )
-    release = {"app": app, "environment": env, "model": {"version": version, "digest": DIGEST}}
+    rendered = "".join(files[name] for name in sorted(files))
+    release = {
+        "app": app,
+        "environment": env,
+        "model": {"version": version, "digest": DIGEST},
+        # as render would: a broken release differs in its values even for the same model
+        "values_digest": "sha256:" + hashlib.sha256(rendered.encode()).hexdigest(),
+    }
     files[f"{base}/release.yaml"] = yaml.safe_dump(release)
     return files
 

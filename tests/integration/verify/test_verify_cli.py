@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ci_plugins.emulator.server import Fault
 from tests.conftest import CliRunner
+from tests.support.envrepo import git, remote_head, remote_yaml
 from tests.support.verify import VerifyEnv, deployment, service
 
 
@@ -258,3 +259,32 @@ def test_reports_written_on_failure(verify_env: VerifyEnv, cli: CliRunner, tmp_p
     junit = (verify_env.root / "out" / "verify-junit.xml").read_text()
     assert "CrashLoop" in junit
     assert "Failed to load model" in (verify_env.root / "out" / "verify-report.md").read_text()
+
+
+def test_healthy_verdict_is_recorded_as_a_tag_without_a_commit(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    sha = verify_env.publish(deployment(), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 0, result.stderr
+    tags = git("tag", "--list", "ci-plugins/verified/*", cwd=verify_env.repo).split()
+    assert tags == [f"ci-plugins/verified/dev/digits/{sha}"]
+    assert remote_head(verify_env.repo) == sha  # no extra commit per verify
+
+
+def test_rollback_on_failure_restores_the_last_healthy_release(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    verify_env.publish(deployment(version="3"), service())
+    verify_env.sync()
+    assert cli(*verify_env.verify_args(), cwd=verify_env.root).exit_code == 0
+    broken = verify_env.publish(deployment(version="4", simulate="crashloop"), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args("--rollback-on-failure"), cwd=verify_env.root)
+    assert result.exit_code == 1
+    assert "--rollback-on-failure: rolling back dev/digits" in result.stderr
+    assert result.json["rollback"][0]["ok"] is True, result.stderr
+    assert remote_head(verify_env.repo) != broken
+    release = remote_yaml(verify_env.repo, "environments/dev/digits/release.yaml")
+    assert release["model"]["version"] == "3"
