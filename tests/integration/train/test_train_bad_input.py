@@ -121,11 +121,18 @@ def test_a_foreign_model_directory_is_never_replaced(tmp_path: Path, cli: CliRun
     assert mine.read_text() == "user data"
 
 
+@pytest.mark.parametrize(
+    ("in_config", "env"),
+    [
+        pytest.param(True, {}, id="train.require_gpu"),
+        pytest.param(False, {"CI_PLUGINS_REQUIRE_GPU": "true"}, id="--require-gpu-from-env"),
+    ],
+)
 def test_require_gpu_without_a_gpu_is_exit_3_naming_the_devices(
-    tmp_path: Path, cli: CliRunner
+    tmp_path: Path, cli: CliRunner, in_config: bool, env: dict[str, str]
 ) -> None:
-    config = write_project(tmp_path / "p", require_gpu=True)
-    result = cli("train", "--config", config, "--output-dir", tmp_path / "out")
+    config = write_project(tmp_path / "p", require_gpu=in_config)
+    result = cli("train", "--config", config, "--output-dir", tmp_path / "out", env=env)
     assert result.exit_code == 3
     assert "train.require_gpu is true but this runner has no GPU visible" in result.stderr
     assert "(devices: CPU:0)" in result.stderr
