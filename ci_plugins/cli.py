@@ -35,6 +35,7 @@ STEPS: dict[str, str] = {
     "unpin": "ci_plugins.steps.unpin",
     "status": "ci_plugins.steps.status",
     "comment": "ci_plugins.steps.comment",
+    "validate": "ci_plugins.steps.validate",
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -170,6 +171,13 @@ def _unpin(p: _Parser) -> None:
     p.flag("--app", metavar="APP", help="app to unpin (default: the config's app)")
 
 
+def _validate(p: _Parser) -> None:
+    p.flag("--repo", type=Path, metavar="DIR", help="environment repo checkout (default: .)")
+    p.flag("--base", metavar="REF", help="target branch of the merge request: check only changes")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag("--allow-downgrade", action="store_true", help="accept an older model version")
+
+
 def _status(p: _Parser) -> None:
     p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
     p.flag("--env", metavar="ENV", help="only this environment")
@@ -206,6 +214,7 @@ ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
     "rollback": _rollback,
     "unpin": _unpin,
     "status": _status,
+    "validate": _validate,
 }
 
 SUMMARIES: dict[str, str] = {
@@ -219,6 +228,7 @@ SUMMARIES: dict[str, str] = {
     "unpin": "let automatic promotions into an environment resume after a rollback",
     "status": "show what runs in each environment, and why",
     "comment": "post reports as one merge/pull request comment, updated in place",
+    "validate": "check an environment repo change: manifests, release records, no downgrade",
 }
 
 EPILOG = """exit codes: 0 done/passed/healthy, 1 a check said no, 2 bad input,
