@@ -198,6 +198,10 @@ def test_unknown_environment_exits_2(verify_env: VerifyEnv, cli: CliRunner) -> N
     )
     assert empty.exit_code == 2
     assert "nothing under environments/prod/" in empty.stderr
+    other = cli(*verify_env.verify_args("--app", "other"), cwd=verify_env.root)
+    assert other.exit_code == 2
+    assert "app 'other' has no release in environment 'dev' (it has digits)" in other.stderr
+    assert other.json["exit_code"] == 2
 
 
 def test_argocd_application_synced_to_our_commit_passes(
