@@ -213,6 +213,15 @@ def test_argocd_application_synced_to_our_commit_passes(
     result = cli(*verify_env.verify_args(), cwd=verify_env.root)
     assert result.exit_code == 0, result.stderr
     assert "application/digits-dev: synced to" in result.stderr.lower()
+    assert "could not request a refresh" not in result.stderr
+    app = verify_env.running.call(
+        lambda: next(
+            o.raw
+            for (r, _, name), o in verify_env.running.cluster.objects.items()
+            if r.plural == "applications" and name == "digits-dev"
+        )
+    )
+    assert app["metadata"]["annotations"] == {"argocd.argoproj.io/refresh": "normal"}
 
 
 def test_argocd_application_on_the_previous_commit_times_out(
