@@ -99,7 +99,8 @@ def repo_files(paths: Iterable[str]) -> list[str]:
 def make_project(dest: Path, paths: Iterable[str], extra: Mapping[str, str] | None = None) -> Path:
     """A git repo at dest with this checkout's files under paths (plus extra files), committed."""
     dest.mkdir(parents=True, exist_ok=True)
-    for rel in repo_files(paths):
+    paths = list(paths)
+    for rel in repo_files(paths) if paths else []:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, target)

@@ -20,7 +20,11 @@ from tests.support.pipelines import (
 )
 
 ACTIONLINT = REPO / "tests" / "e2e" / "templates" / "actionlint.cjs"
-WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+WORKFLOWS = [
+    *sorted((REPO / ".github" / "workflows").glob("*.yml")),
+    REPO / "examples/github/ml.yml",
+    REPO / "examples/env-repo/.github/workflows/ci-plugins.yml",
+]
 ACTIONS = sorted((REPO / "pipelines" / "github").glob("*/action.yml"))
 GITLAB_TEMPLATES = sorted((REPO / "pipelines" / "gitlab" / "templates").glob("*.yml"))
 STEP_TEMPLATES = [t for t in GITLAB_TEMPLATES if t.stem != "pipeline"]
@@ -61,7 +65,15 @@ def test_workflows_match_the_github_workflow_schema() -> None:
 
 
 def test_composite_actions_match_the_github_action_schema() -> None:
-    assert {a.parent.name for a in ACTIONS} >= {"train", "gate", "render", "promote", "verify"}
+    assert {a.parent.name for a in ACTIONS} >= {
+        "train",
+        "gate",
+        "render",
+        "promote",
+        "verify",
+        "rollback",
+        "validate",
+    }
     result = check_jsonschema("vendor.github-actions", *ACTIONS)
     assert result.exit_code == 0, str(result)
 
@@ -111,8 +123,10 @@ def test_templates_default_to_the_package_version() -> None:
 
 
 # -- GitLab ------------------------------------------------------------------------------
-def test_root_gitlab_ci_matches_the_gitlab_schema() -> None:
-    result = check_jsonschema("vendor.gitlab-ci", REPO / ".gitlab-ci.yml")
+def test_root_gitlab_ci_and_snippets_match_the_gitlab_schema() -> None:
+    files = [REPO / ".gitlab-ci.yml", *sorted(REPO.glob("examples/*/.gitlab-ci.yml"))]
+    assert len(files) == 3
+    result = check_jsonschema("vendor.gitlab-ci", *files)
     assert result.exit_code == 0, str(result)
 
 
@@ -227,7 +241,8 @@ def test_jenkins_library_passes_npm_groovy_lint() -> None:
         "txt",
         "pipelines/jenkins/vars",
         "Jenkinsfile",
-        "examples/jenkins",
+        "examples/jenkins/Jenkinsfile",
+        "examples/env-repo/Jenkinsfile",
     ]
     result = run(argv, cwd=REPO, env=tools_env(), timeout=300)
     assert result.exit_code == 0, str(result)
@@ -243,6 +258,8 @@ def test_jenkins_library_ships_help_for_every_step_and_no_grab() -> None:
         "ciPluginsVerify",
         "ciPluginsRollback",
         "ciPluginsPipeline",
+        "ciPluginsValidate",
+        "ciPluginsEnvRepoPipeline",
     }
     for step in steps:
         assert step.with_suffix(".txt").is_file(), step.name
