@@ -40,6 +40,9 @@ def open_request(
     from ci_plugins.adapters import forge
     from ci_plugins.steps.promote import result_of
 
+    remote_url = repo.git.remote.url if repo.git.remote else url
+    # Missing token or unknown forge: fail (exit 2) before anything is pushed.
+    forge.resolve_target(remote_url, config.env_repo, ctx.out.environ)
     current = repo.read_release(plan.env, plan.app)
     branch = branch_name(plan.env, plan.app)
     ref = f"refs/heads/{branch}"
@@ -63,7 +66,6 @@ def open_request(
     else:
         repo.push(ref, lease=existing)
         ctx.out.info(f"pushed {sha[:12]} to {branch}")
-    remote_url = repo.git.remote.url if repo.git.remote else url
     request = forge.open_or_update_change_request(
         repo_url=remote_url,
         source_branch=branch,

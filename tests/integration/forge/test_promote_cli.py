@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -115,13 +116,25 @@ def test_a_rejected_token_is_exit_3_and_never_printed(
     assert forge.gitlab_mrs(GITLAB_PROJECT) == []
 
 
+@pytest.mark.parametrize("kind", ["gitlab", "github"])
 def test_a_missing_token_is_exit_2_naming_the_variables(
-    tmp_path: Path, cli: CliRunner, env_repo: Path, forge: ForgeServer
+    tmp_path: Path, cli: CliRunner, env_repo: Path, forge: ForgeServer, kind: str
 ) -> None:
     seed_files(env_repo, {"README.md": "environments\n"})
 
-    result = promote_to_prod(cli, tmp_path, env_repo, forge, "github", token=None)
+    before = remote_head(env_repo)
+
+    result = promote_to_prod(cli, tmp_path, env_repo, forge, kind, token=None)
 
     assert result.exit_code == 2
-    assert "set CI_PLUGINS_GITHUB_TOKEN or GITHUB_TOKEN" in result.stderr
+    variable = TOKEN_VARIABLE[kind]
+    assert f"set {variable} or {variable.removeprefix('CI_PLUGINS_')}" in result.stderr
     assert forge.requests == []
+    refs = subprocess.run(
+        ["git", "--git-dir", str(env_repo), "for-each-ref", "--format=%(refname)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert refs == ["refs/heads/main"], "nothing is pushed before the token is known"
+    assert remote_head(env_repo) == before
