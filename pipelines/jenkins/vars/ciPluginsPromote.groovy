@@ -9,6 +9,6 @@ Map call(Map cfg = [:]) {
         MANIFEST: cfg.manifest ?: "${cfg.outputDir ?: 'train-output'}/model-manifest.json",
     ]
     return ciPluginsCredentials(cfg, ['envRepo', 'forge']) {
-        ciPluginsRun('promote', inputs + [ENV_REPO: cfg.envRepo], cfg)
+        ciPluginsRun('promote', inputs + [ENV_REPO: cfg.envRepo], cfg + [extras: '[forge]'])
     }
 }

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.envrepo import make_bare_repo, remote_log, remote_yaml
+from tests.support.forge_server import ForgeServer
 from tests.support.pipelines import (
     INSTALL_UNDER_TEST,
     Act,
@@ -23,6 +24,7 @@ from tests.support.pipelines import (
 )
 
 pytestmark = pytest.mark.slow
+TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
 WORKFLOW = ".github/workflows/ml.yml"
 PULL_REQUEST = {
     "pull_request": {"number": 7, "head": {"ref": "feature"}, "base": {"ref": "main"}},
@@ -37,6 +39,7 @@ class Flows:
     pull_request: Run
     push: Run
     synced: list[str]
+    comments: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +52,25 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Flows:
     with_env_repo(project, env_repo.as_uri())
     act = Act.create(root / "act", project)
     under_test = {"CI_PLUGINS_INSTALL_COMMAND": INSTALL_UNDER_TEST}
-    pull_request = act(
-        "pull_request",
-        "-W",
-        WORKFLOW,
-        payload=PULL_REQUEST,
-        # A quick model: the pull request flow proves the wiring; push trains for real.
-        env={**under_test, "CI_PLUGINS_EPOCHS": "8"},
-    )
+    with ForgeServer(token=TOKEN) as forge:
+        forge.add_github_repo("acme/digits")
+        number = forge.open_github_pull("acme/digits", head="better-model")
+        pull_request = act(
+            "pull_request",
+            "-W",
+            WORKFLOW,
+            "-s",
+            f"GITHUB_TOKEN={TOKEN}",
+            payload={"pull_request": {**PULL_REQUEST["pull_request"], "number": number}},
+            # A quick model: the pull request flow proves the wiring; push trains for real.
+            env={
+                **under_test,
+                "CI_PLUGINS_EPOCHS": "8",
+                "GITHUB_API_URL": forge.url,
+                "GITHUB_REPOSITORY": "acme/digits",
+            },
+        )
+        comments = [c["body"] for c in forge.github_comments("acme/digits", number)]
     pr_artifacts = sorted(p.name for p in (act.work / "artifacts").iterdir())
     with emulated_cluster(root, env_repo) as (kubeconfig, argo):
         push = act(
@@ -64,7 +78,7 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Flows:
         )
         synced = list(argo.synced["dev"])
     assert pr_artifacts == ["gate-report", "rendered-dev", "train-output"], str(pull_request)
-    return Flows(act, env_repo, pull_request, push, synced)
+    return Flows(act, env_repo, pull_request, push, synced, comments)
 
 
 def succeeded(output: str) -> set[str]:
@@ -75,7 +89,7 @@ def succeeded(output: str) -> set[str]:
 def test_pull_request_trains_gates_and_renders_but_does_not_deploy(flows: Flows) -> None:
     out = flows.pull_request.output
     assert flows.pull_request.exit_code == 0, str(flows.pull_request)
-    assert succeeded(out) == {"train", "gate", "render"}
+    assert succeeded(out) == {"train", "gate", "render", "comment"}
     assert "ci-plugins promote" not in out
     assert "ci-plugins 0.1.0" in out  # the checkout under test
 
@@ -97,3 +111,10 @@ def test_push_promotes_into_the_environment_repo_and_verifies_healthy(flows: Flo
     assert f"::set-output:: commit={head}" in flows.push.output
     assert flows.synced[-1] == head
     assert "healthy" in flows.push.output
+
+
+def test_pull_request_gets_one_comment_with_the_gate_table(flows: Flows) -> None:
+    (comment,) = flows.comments
+    assert comment.startswith("<!-- ci-plugins:report -->")
+    assert "ci-plugins gate passed" in comment
+    assert TOKEN not in flows.pull_request.output

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.support.envrepo import make_bare_repo, remote_log, remote_yaml
+from tests.support.forge_server import ForgeServer
 from tests.support.pipelines import (
     INSTALL_UNDER_TEST,
     MR_VARIABLES,
@@ -25,6 +26,7 @@ from tests.support.pipelines import (
 )
 
 pytestmark = pytest.mark.slow
+TOKEN = "glpat-abcdefghijklmnop0123"
 UNDER_TEST = {"CI_PLUGINS_INSTALL_COMMAND": INSTALL_UNDER_TEST}
 
 
@@ -35,6 +37,7 @@ class Pipelines:
     mr: Run
     main: Run
     synced: list[str]
+    notes: list[str]
 
     def artifact(self, job: str, path: str) -> Path:
         return self.project / ".gitlab-ci-local" / "artifacts" / job / path
@@ -48,14 +51,26 @@ def pipelines(tmp_path_factory: pytest.TempPathFactory) -> Pipelines:
     )
     env_repo = make_bare_repo(root / "environments.git")
     with_env_repo(project, env_repo.as_uri())
-    mr = gitlab_ci_local(
-        project,
-        "train",
-        "gate",
-        "render-dev",
-        variables={**MR_VARIABLES, **UNDER_TEST},
-        unset=["CI_COMMIT_BRANCH"],
-    )
+    with ForgeServer(token=TOKEN) as forge:
+        forge.add_gitlab_project("ml/digits")
+        iid = forge.open_gitlab_mr("ml/digits", source_branch="better-model")
+        note_api = {
+            "GITLAB_CI": "true",
+            "CI_API_V4_URL": f"{forge.url}/api/v4",
+            "CI_PROJECT_ID": str(forge.projects["ml/digits"].id),
+            "CI_MERGE_REQUEST_IID": str(iid),
+            "CI_PLUGINS_GITLAB_TOKEN": TOKEN,
+        }
+        mr = gitlab_ci_local(
+            project,
+            "train",
+            "gate",
+            "render-dev",
+            "comment",
+            variables={**MR_VARIABLES, **UNDER_TEST, **note_api},
+            unset=["CI_COMMIT_BRANCH"],
+        )
+        notes = [note["body"] for note in forge.gitlab_notes("ml/digits", iid)]
     with emulated_cluster(root, env_repo) as (kubeconfig, argo):
         main = gitlab_ci_local(
             project,
@@ -64,12 +79,12 @@ def pipelines(tmp_path_factory: pytest.TempPathFactory) -> Pipelines:
             variables={**UNDER_TEST, "KUBECONFIG": str(kubeconfig)},
         )
         synced = list(argo.synced["dev"])
-    return Pipelines(project, env_repo, mr, main, synced)
+    return Pipelines(project, env_repo, mr, main, synced, notes)
 
 
 def test_merge_request_pipeline_trains_gates_and_renders(pipelines: Pipelines) -> None:
     assert pipelines.mr.exit_code == 0, str(pipelines.mr)
-    for job in ("train", "gate", "render-dev"):
+    for job in ("train", "gate", "render-dev", "comment"):
         assert f" PASS  {job}" in pipelines.mr.output
     assert "ci-plugins 0.1.0" in pipelines.mr.output  # the checkout under test
 
@@ -113,3 +128,11 @@ def test_default_branch_verifies_the_release_healthy(pipelines: Pipelines) -> No
     head = remote_log(pipelines.env_repo)[0].split()[0]
     assert pipelines.synced[-1] == head
     assert "healthy" in pipelines.main.output
+
+
+def test_merge_request_gets_one_note_with_the_gate_table(pipelines: Pipelines) -> None:
+    (note,) = pipelines.notes
+    assert note.startswith("<!-- ci-plugins:report -->")
+    assert "ci-plugins gate passed" in note
+    assert "| accuracy |" in note
+    assert TOKEN not in pipelines.mr.output

@@ -27,7 +27,7 @@ WORKFLOWS = [
 ]
 ACTIONS = sorted((REPO / "pipelines" / "github").glob("*/action.yml"))
 GITLAB_TEMPLATES = sorted((REPO / "pipelines" / "gitlab" / "templates").glob("*.yml"))
-STEP_TEMPLATES = [t for t in GITLAB_TEMPLATES if t.stem != "pipeline"]
+STEP_TEMPLATES = [t for t in GITLAB_TEMPLATES if t.stem not in ("pipeline", "env-repo")]
 
 
 def actionlint(*files: Path) -> Any:
@@ -165,11 +165,19 @@ def test_each_step_template_alone_merges_and_matches_the_schema(tmp_path: Path) 
             inputs["env"] = "dev"
         if path.stem in ("gate", "render"):
             inputs["needs"] = ["solo-train"]
+        if path.stem == "comment":
+            inputs["needs"] = ["solo-gate"]
         includes.append({"local": f"pipelines/gitlab/templates/{path.name}", "inputs": inputs})
     ci = yaml.safe_dump({"stages": ["build", "test", "deploy"], "include": includes})
     project = make_project(tmp_path / "p", ["pipelines/gitlab"], {".gitlab-ci.yml": ci})
     jobs = gitlab_preview(project)
-    assert {"solo-train", "solo-gate", "solo-render-dev", "solo-promote-dev"} <= set(jobs)
+    assert {
+        "solo-train",
+        "solo-gate",
+        "solo-render-dev",
+        "solo-promote-dev",
+        "solo-comment",
+    } <= set(jobs)
     merged_file = tmp_path / "merged.yml"
     merged_file.write_text(yaml.safe_dump(jobs), encoding="utf-8")
     assert check_jsonschema("vendor.gitlab-ci", merged_file).exit_code == 0
@@ -226,7 +234,7 @@ def test_merge_request_pipeline_has_no_deploy_jobs(tmp_path: Path) -> None:
     assert result.exit_code == 0, str(result)
     listed = yaml.safe_load(result.output[result.output.index("\n[") :])
     names = {job["name"] for job in listed if job.get("when") != "never"}
-    assert {"train", "gate", "render-dev"} <= names
+    assert {"train", "gate", "render-dev", "comment"} <= names
     assert not any(n.startswith(("promote-", "verify-", "rollback-")) for n in names)
 
 
