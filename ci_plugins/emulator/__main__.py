@@ -103,8 +103,8 @@ def _up(state: Path, args: argparse.Namespace) -> int:
 
 def _serve(state: Path, args: argparse.Namespace) -> int:
     from ci_plugins.emulator.cluster import start
+    from ci_plugins.emulator.kubelet import Timing
     from ci_plugins.emulator.server import write_kubeconfig
-    from ci_plugins.emulator.simulator import Timing
 
     state.mkdir(parents=True, exist_ok=True)
     running, _ = start(Timing(ready_after=args.ready_after, crash_after=args.crash_after))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ci_plugins.emulator.kubelet import Timing
 from ci_plugins.emulator.server import RunningCluster
-from ci_plugins.emulator.simulator import Simulator, Timing
+from ci_plugins.emulator.simulator import Simulator
 
 
 def start(timing: Timing | None = None) -> tuple[RunningCluster, Simulator]:
