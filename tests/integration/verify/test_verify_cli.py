@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ci_plugins.emulator.server import Fault
 from tests.conftest import CliRunner
-from tests.support.envrepo import git, remote_head, remote_yaml
+from tests.support.envrepo import git, remote_head, remote_yaml, seed_files
 from tests.support.verify import VerifyEnv, deployment, service
 
 
@@ -301,3 +301,13 @@ def test_rollback_on_failure_restores_the_last_healthy_release(
     assert remote_head(verify_env.repo) != broken
     release = remote_yaml(verify_env.repo, "environments/dev/digits/release.yaml")
     assert release["model"]["version"] == "3"
+
+
+def test_unreadable_manifest_exits_2_naming_the_file(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    seed_files(
+        verify_env.repo,
+        {"environments/dev/digits/manifests/broken.yaml": "kind: [unclosed\n"},
+    )
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 2
+    assert "environments/dev/digits/manifests/broken.yaml is not valid YAML" in result.stderr
