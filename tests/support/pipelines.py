@@ -30,8 +30,8 @@ import yaml
 
 from ci_plugins.emulator.argocd import sync as argocd_sync
 from ci_plugins.emulator.cluster import start
+from ci_plugins.emulator.kubelet import Timing
 from ci_plugins.emulator.server import write_kubeconfig
-from ci_plugins.emulator.simulator import Timing
 from ci_plugins.errors import CiPluginsError
 from ci_plugins.verify_inputs import read_committed
 from tests.conftest import REPO, clean_env
