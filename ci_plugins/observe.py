@@ -83,13 +83,20 @@ class Observer:
             with self._lock:
                 if all(key in self._cache for key in self._streams()):
                     return
+            if self.kube.watch_error is not None:
+                return
             self.changed.wait(0.1)
 
     def stop(self) -> None:
         self._stop.set()
 
     def resync(self) -> None:
-        """Re-read the objects that are not watched (all of them when polling)."""
+        """Re-read the objects that are not watched (all of them when polling).
+
+        Raises the ExternalError a watch stopped on (e.g. RBAC forbids watching pods).
+        """
+        if self.kube.watch_error is not None:
+            raise self.kube.watch_error
         if not self.use_watch:
             for api, kind, ns in self._streams():
                 self._replace((api, kind, ns), self.kube.list_objects(api, kind, ns)[0])

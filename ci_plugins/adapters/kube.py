@@ -175,6 +175,7 @@ class Kube:
     clock: Clock
     deadline: float
     relists: int = 0
+    watch_error: ExternalError | None = None
     _apis: dict[type[Any], Any] = field(default_factory=dict)
 
     @property
@@ -195,10 +196,13 @@ class Kube:
 
     def get(self, ref: ObjectRef) -> Obj | None:
         """The live object as a dict, or None when it does not exist."""
+        return self.call(lambda: self._get_or_none(ref), f"get {ref} in {ref.namespace}")
+
+    def _get_or_none(self, ref: ObjectRef) -> Obj | None:
         try:
-            return self.call(lambda: self._get(ref), f"get {ref} in {ref.namespace}")
-        except ExternalError as exc:
-            if "HTTP 404" in str(exc):
+            return self._get(ref)
+        except ApiException as exc:
+            if exc.status == 404:
                 return None
             raise
 
@@ -369,6 +373,12 @@ class Kube:
                     stop.wait(1.0)
             except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError):
                 continue  # the stream ended silently (server-side timeout): watch again
-            except (urllib3.exceptions.HTTPError, ExternalError, OSError):
-                version = None if not stop.is_set() else version
+            except ExternalError as exc:
+                if "refused" in str(exc):  # RBAC: retrying cannot help; resync reports it
+                    self.watch_error = exc
+                    return
+                version = None
+                stop.wait(1.0)
+            except (urllib3.exceptions.HTTPError, OSError):
+                version = None
                 stop.wait(1.0)

@@ -311,3 +311,13 @@ def test_unreadable_manifest_exits_2_naming_the_file(verify_env: VerifyEnv, cli:
     result = cli(*verify_env.verify_args(), cwd=verify_env.root)
     assert result.exit_code == 2
     assert "environments/dev/digits/manifests/broken.yaml is not valid YAML" in result.stderr
+
+
+def test_forbidden_watch_exits_3_with_the_rbac_hint(verify_env: VerifyEnv, cli: CliRunner) -> None:
+    verify_env.publish(deployment(), service())
+    verify_env.sync()
+    verify_env.running.cluster.faults.append(Fault(status=403, times=1000, path="/pods"))
+    result = cli(*verify_env.verify_args(), cwd=verify_env.root)
+    assert result.exit_code == 3
+    assert "Kubernetes API refused list Pod in ml-dev: HTTP 403" in result.stderr
+    assert "RBAC" in result.stderr
