@@ -40,6 +40,8 @@ class Flows:
     push: Run
     synced: list[str]
     comments: list[str]
+    dispatch: Run
+    synced_staging: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +74,15 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Flows:
         )
         comments = [c["body"] for c in forge.github_comments("acme/digits", number)]
     pr_artifacts = sorted(p.name for p in (act.work / "artifacts").iterdir())
-    with emulated_cluster(root, env_repo) as (kubeconfig, argo):
-        push = act(
-            "push", "-W", WORKFLOW, payload=PUSH, env={**under_test, "KUBECONFIG": str(kubeconfig)}
-        )
+    namespaces = {"dev": "ml-dev", "staging": "ml-staging"}
+    with emulated_cluster(root, env_repo, namespaces=namespaces) as (kubeconfig, argo):
+        cluster = {**under_test, "KUBECONFIG": str(kubeconfig)}
+        push = act("push", "-W", WORKFLOW, payload=PUSH, env=cluster)
         synced = list(argo.synced["dev"])
+        dispatch = act("workflow_dispatch", "-W", WORKFLOW, payload=PUSH, env=cluster)
+        synced_staging = list(argo.synced["staging"])
     assert pr_artifacts == ["gate-report", "rendered-dev", "train-output"], str(pull_request)
-    return Flows(act, env_repo, pull_request, push, synced, comments)
+    return Flows(act, env_repo, pull_request, push, synced, comments, dispatch, synced_staging)
 
 
 def succeeded(output: str) -> set[str]:
@@ -104,13 +108,13 @@ def test_pull_request_gate_report_reaches_outputs_and_summary(flows: Flows) -> N
 def test_push_promotes_into_the_environment_repo_and_verifies_healthy(flows: Flows) -> None:
     assert flows.push.exit_code == 0, str(flows.push)
     assert succeeded(flows.push.output) == {"train", "gate", "render", "promote", "verify"}
-    head, subject = remote_log(flows.env_repo)[0].split(" ", 1)
+    dev = [line.split(" ", 1) for line in remote_log(flows.env_repo)]
+    commit, subject = next(entry for entry in dev if entry[1].endswith(" to dev"))
     assert subject.startswith("promote digits ")
-    assert subject.endswith(" to dev")
     assert remote_yaml(flows.env_repo, "environments/dev/digits/release.yaml")["app"] == "digits"
-    assert f"::set-output:: commit={head}" in flows.push.output
-    assert flows.synced[-1] == head
-    assert "healthy" in flows.push.output
+    assert f"::set-output:: commit={commit}" in flows.push.output
+    assert flows.synced[-1] == commit
+    assert "healthy: dev/digits" in flows.push.output
 
 
 def test_pull_request_gets_one_comment_with_the_gate_table(flows: Flows) -> None:
@@ -118,3 +122,15 @@ def test_pull_request_gets_one_comment_with_the_gate_table(flows: Flows) -> None
     assert comment.startswith("<!-- ci-plugins:report -->")
     assert "ci-plugins gate passed" in comment
     assert TOKEN not in flows.pull_request.output
+
+
+def test_dispatch_promotes_dev_to_staging_and_verifies_it(flows: Flows) -> None:
+    assert flows.dispatch.exit_code == 0, str(flows.dispatch)
+    jobs = re.findall(
+        r"\[staging/ci-plugins promote/(\w+)\s*\] 🏁  Job succeeded", flows.dispatch.output
+    )
+    assert set(jobs) == {"promote", "verify"}
+    head, subject = remote_log(flows.env_repo)[0].split(" ", 1)
+    assert subject.endswith(" to staging from dev")
+    assert flows.synced_staging[-1] == head
+    assert "healthy: staging/digits" in flows.dispatch.output
