@@ -26,6 +26,8 @@ CLUSTER_SCOPED = {
     "PriorityClass",
     "StorageClass",
 }
+# Phase A reasons that mean "our commit is applied, its health is still settling".
+APPLIED = {"AppNotHealthy"}
 DEBOUNCE = 0.1  # seconds between evaluations when watch events arrive in bursts
 
 
@@ -71,6 +73,7 @@ class Verification:
         self.deadline = deadline
         self.policy = policy_from(vcfg)
         self.timed_out = False
+        self.controller_refs: list[ObjectRef] = []
         objects = {
             ref: obj for ref, obj in committed.objects.items() if ref.kind not in CLUSTER_SCOPED
         }
@@ -97,8 +100,11 @@ class Verification:
             now = self.ctx.clock.time()
             checked = [Checked(ref, self._controller_result(controller, ref)) for ref in refs]
             status = aggregate(c.result.status for c in checked)
-            if status is Status.CURRENT:
+            if status is Status.CURRENT or all(c.result.reason in APPLIED for c in checked):
+                # Our commit is applied: its health is decided with phases B-D, so that a
+                # crash-looping pod fails fast instead of waiting for the app to turn Degraded.
                 self.ctx.out.info("; ".join(f"{c.ref}: {c.result.message}" for c in checked))
+                self.controller_refs = refs
                 return None
             if status is Status.FAILED:
                 return checked
@@ -204,6 +210,10 @@ class Verification:
                 checked.append(self._model_check())
                 status = aggregate(c.result.status for c in checked)
                 model_pending = status is Status.IN_PROGRESS
+            if status is Status.CURRENT and self.controller_refs:
+                checked += self._controller_checks()
+                status = aggregate(c.result.status for c in checked)
+                model_pending = status is Status.IN_PROGRESS
             if status in (Status.CURRENT, Status.FAILED):
                 return checked
             if now >= deadline:
@@ -220,6 +230,14 @@ class Verification:
             if clock.time() >= next_resync:
                 observer.resync()
                 next_resync = clock.time() + interval
+
+    def _controller_checks(self) -> list[Checked]:
+        """Phase A again, once B-D pass: the controller must also report the app Healthy."""
+        controller = self.vcfg.controller
+        assert controller is not None
+        return [
+            Checked(ref, self._controller_result(controller, ref)) for ref in self.controller_refs
+        ]
 
     def _model_check(self) -> Checked:
         target = self.target

@@ -55,7 +55,7 @@ def argocd_application(app: Obj, sha: str, policy: Policy, timers: Timers) -> Re
     health = get(status, "health", "status", default="Unknown")
     if health == "Healthy":
         return current("Synced", f"synced to {sha[:12]}, Healthy")
-    return progressing("AppNotHealthy", f"Argo CD health {health}")
+    return progressing("AppNotHealthy", f"synced to {sha[:12]}, Argo CD health {health}")
 
 
 def flux_kustomization(ks: Obj, sha: str) -> Result:

@@ -191,9 +191,13 @@ class VerifyEnv:
             stderr=subprocess.PIPE,
             text=True,
         )
+        requests = self.running.cluster.client_requests
+        before = len(requests)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if any("watch=true" in url for _, _, url in list(self.running.cluster.client_requests)):
+            seen = [url for _, _, url in requests[before:]]
+            # watching already, or phase A polling the Argo CD Application
+            if any("watch=true" in url or "/applications/" in url for url in seen):
                 break
             time.sleep(0.05)
         self.sync()

@@ -321,3 +321,15 @@ def test_forbidden_watch_exits_3_with_the_rbac_hint(verify_env: VerifyEnv, cli: 
     assert result.exit_code == 3
     assert "Kubernetes API refused list Pod in ml-dev: HTTP 403" in result.stderr
     assert "RBAC" in result.stderr
+
+
+def test_argocd_configured_still_fails_fast_on_a_crash_loop(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    verify_env.write_config(controller={"kind": "argocd"}, sync_timeout=600)
+    verify_env.publish(deployment(simulate="crashloop"), service())
+    started = time.monotonic()
+    result = verify_env.verify_then_sync()
+    assert result.exit_code == 1
+    assert time.monotonic() - started < 20  # not Argo CD's wait for Degraded
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:CrashLoop"
