@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from ci_plugins.emulator.server import Fault
-from tests.conftest import CliRunner
+from tests.conftest import CliRunner, clean_env
 from tests.support.envrepo import git, remote_head, remote_yaml, seed_files
 from tests.support.verify import VerifyEnv, deployment, service
 
@@ -333,3 +335,24 @@ def test_argocd_configured_still_fails_fast_on_a_crash_loop(
     assert result.exit_code == 1
     assert time.monotonic() - started < 20  # not Argo CD's wait for Degraded
     assert _reasons(result.json)["Deployment/digits"] == "Failed:CrashLoop"
+
+
+def test_verify_imports_neither_tensorflow_nor_the_emulator(verify_env: VerifyEnv) -> None:
+    verify_env.publish(deployment(), service())
+    verify_env.sync()
+    code = (
+        "import sys; from ci_plugins.cli import main; "
+        f"rc = main({[*verify_env.verify_args()][:-1]!r}); "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
+        "assert not [m for m in sys.modules if m.startswith(('kmock', 'ci_plugins.emulator'))]; "
+        "sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=verify_env.root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
