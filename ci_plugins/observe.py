@@ -111,7 +111,13 @@ class Observer:
             self._events = None
 
     def wait(self, timeout: float) -> bool:
-        """Block until a watch event arrives or timeout passes; True on an event."""
+        """Block until a watch event arrives or timeout passes; True on an event.
+
+        Polling has no events: it sleeps on the injected clock (tests never really wait).
+        """
+        if not self.use_watch:
+            self.kube.clock.sleep(max(0.0, timeout))
+            return False
         woke = self.changed.wait(max(0.0, timeout))
         self.changed.clear()
         return woke
