@@ -49,8 +49,7 @@ def _pod_evidence(kube: Kube, namespace: str, pod_name: str, reason: str) -> lis
                     else ""
                 )
             )
-            bad = last or get(state, "waiting") or get(state, "terminated")
-            if culprit is None and bad and not status.get("ready"):
+            if culprit is None and _misbehaves(status):
                 culprit = str(status.get("name"))
     events = [
         e for e in kube.events(namespace) if (e.get("involvedObject") or {}).get("name") == pod_name
@@ -68,6 +67,20 @@ def _pod_evidence(kube: Kube, namespace: str, pod_name: str, reason: str) -> lis
             lines.append(f"log tail of {pod_name}/{culprit}{' (previous)' if previous else ''}:")
             lines.extend(f"  | {line}" for line in log.rstrip().splitlines()[-20:])
     return lines
+
+
+def _misbehaves(status: dict[str, Any]) -> bool:
+    """Waiting, or terminated (now or last time) other than a clean exit: an init container
+    that completed (exit 0) is fine, so the log tail shows the container that crashed."""
+    if status.get("ready"):
+        return False
+    state = status.get("state") or {}
+    if get(state, "waiting"):
+        return True
+    for terminated in (get(state, "terminated"), get(status, "lastState", "terminated")):
+        if terminated and terminated.get("exitCode", 0) != 0:
+            return True
+    return False
 
 
 def _state(state: dict[str, Any]) -> str:

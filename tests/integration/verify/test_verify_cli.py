@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -52,7 +53,7 @@ def test_verify_waits_for_a_rollout_in_progress_and_says_why(
 def test_crash_loop_two_seconds_in_fails_fast_with_evidence(
     verify_env: VerifyEnv, cli: CliRunner
 ) -> None:
-    verify_env.publish(deployment(simulate="crashloop"), service())
+    verify_env.publish(deployment(simulate="crashloop", init=True), service())
     started = time.monotonic()
     result = verify_env.verify_then_sync()  # the pod crashes 2 s after the sync, while verify waits
     assert result.exit_code == 1
@@ -62,6 +63,8 @@ def test_crash_loop_two_seconds_in_fails_fast_with_evidence(
     assert "CrashLoopBackOff" in result.stderr
     assert "exit code 1" in result.stderr
     assert "Failed to load model" in result.stderr  # the log tail of the previous container
+    # The init container completed (exit 0): the log tail is the crashing container's.
+    assert re.search(r"log tail of \S+/model-server \(previous\)", result.stderr)
 
 
 def test_oom_at_model_load_fails(verify_env: VerifyEnv, cli: CliRunner) -> None:
