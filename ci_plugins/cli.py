@@ -129,6 +129,12 @@ def _render(p: _Parser) -> None:
         metavar="DIR",
         help="an earlier render: summarise what changes (Markdown, step summary)",
     )
+    p.flag(
+        "--diff-against-env",
+        action="store_true",
+        help="summarise what changes against what the environment repo records for --env",
+    )
+    p.flag("--env-repo", metavar="URL", help="for --diff-against-env (default: env_repo.url)")
 
 
 def _promote(p: _Parser) -> None:

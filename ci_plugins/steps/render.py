@@ -3,15 +3,19 @@
 Values, lowest first: the chart's defaults < chart.values < environments.<env>.values <
 what the model manifest says (artifact or image, model version, digest, source commit).
 Same inputs give the same bytes. --diff-against DIR summarises what changes against an
-earlier render (images, replicas, resources, RBAC) for the merge request.
+earlier render (images, replicas, resources, RBAC) for the merge request;
+--diff-against-env does the same against what the environment repo records for the
+environment now (what a reviewer wants to see on a merge request).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ci_plugins import rendering
+from ci_plugins.errors import ExternalError, InputError
 from ci_plugins.manifest import read_manifest
 from ci_plugins.names import check_env
 from ci_plugins.render_diff import diff_rendered, read_rendered
@@ -26,6 +30,8 @@ class Options:
     env: str
     output_dir: Path
     diff_against: Path | None = None
+    diff_against_env: bool = False
+    env_repo: str | None = None
 
 
 def run(ctx: StepContext, options: Options) -> StepResult:
@@ -34,7 +40,13 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     config = ctx.config()
     config.environment(env)  # unknown environment: exit 2 before reading anything else
     manifest = read_manifest(options.manifest, app=config.app)
+    if options.diff_against and options.diff_against_env:
+        raise InputError("--diff-against and --diff-against-env exclude each other")
     old = read_rendered(options.diff_against) if options.diff_against else None
+    if options.diff_against_env:
+        old = _recorded_objects(ctx, options, env=env, app=config.app)
+        # The diff only informs the reviewer: an unreachable env repo must not block a merge
+        # request's render, so it is a warning (and no diff), not exit 3.
     with ctx.out.group(f"helm template {config.app} for {env}"):
         info = rendering.render(config, manifest, env, options.output_dir)
         for name in info.files:
@@ -60,3 +72,25 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         outputs=outputs,
         summary=summary,
     )
+
+
+def _recorded_objects(
+    ctx: StepContext, options: Options, *, env: str, app: str
+) -> dict[str, dict[str, Any]] | None:
+    """The objects the environment repo records for env/app now (none on a first release);
+    None, with a warning, when the environment repo cannot be read."""
+    from ci_plugins.envrepo import app_path, checkout
+    from ci_plugins.steps.target import target_of
+
+    target = target_of(ctx, env_repo=options.env_repo, app=app, need_app=True)
+    try:
+        with checkout(target.url, branch=target.branch, sparse=[app_path(env, app)]) as repo:
+            files = repo.manifest_files(env, app)
+            ctx.out.info(
+                f"comparing with {env}/{app} at env-repo commit {repo.head[:12] or '(empty)'}: "
+                f"{len(files)} objects"
+            )
+            return read_rendered(files[0].parent) if files else {}
+    except ExternalError as exc:
+        ctx.out.warn(f"no diff against {env}: cannot read the environment repo: {exc}")
+        return None

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, CliRunner, write_json, write_text
+from tests.support.envrepo import make_bare_repo, seed_files
 
 TOOLS_BIN = REPO / ".tools" / "bin"
 ARTIFACT = "oci://registry.example.com/ml/digits@sha256:" + "b" * 64
@@ -139,6 +140,47 @@ def test_diff_against_summarises_images_replicas_and_resources(
     assert "PodDisruptionBudget/digits-model-server" in summary
     assert "**Objects added**" in summary
     assert summary.strip() in summary_file.read_text(encoding="utf-8")
+
+
+def test_diff_against_env_compares_with_what_the_environment_repo_records(
+    project: Path, cli: CliRunner
+) -> None:
+    bare = make_bare_repo(project / "remotes" / "environments.git")
+    env = {**path_env(), "CI_PLUGINS_ENV_REPO": str(bare)}
+    first = render(cli, "--env", "prod", "--output-dir", "first", "--diff-against-env", env=env)
+    assert first.exit_code == 0, first.stderr
+    assert "0 objects" in first.stderr  # nothing recorded yet: every object is new
+    assert "**Objects added**" in (project / "first" / "render-diff.md").read_text()
+    recorded = {
+        f"environments/prod/digits/manifests/{path.name}": path.read_text(encoding="utf-8")
+        for path in (project / "first").glob("*.yaml")
+    }
+    seed_files(bare, recorded)
+    write_text(project / "ci-plugins.yaml", CONFIG.replace("replicaCount: 3", "replicaCount: 5"))
+
+    second = render(cli, "--env", "prod", "--output-dir", "second", "--diff-against-env", env=env)
+
+    assert second.exit_code == 0, second.stderr
+    summary = (project / "second" / "render-diff.md").read_text(encoding="utf-8")
+    assert "Deployment/digits-model-server: `3` → `5`" in summary
+    assert "Objects added" not in summary
+
+
+def test_diff_against_an_unreachable_env_repo_warns_and_still_renders(
+    project: Path, cli: CliRunner
+) -> None:
+    env = {**path_env(), "CI_PLUGINS_ENV_REPO": str(project / "no-such-repo.git")}
+    result = render(cli, "--env", "prod", "--output-dir", "out", "--diff-against-env", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert "warning: no diff against prod: cannot read the environment repo" in result.stderr
+    assert (project / "out" / "deployment-digits-model-server.yaml").exists()
+    assert not (project / "out" / "render-diff.md").exists()
+
+
+def test_diff_against_env_without_an_env_repo_is_exit_2(project: Path, cli: CliRunner) -> None:
+    result = render(cli, "--env", "prod", "--output-dir", "out", "--diff-against-env")
+    assert result.exit_code == 2
+    assert "no environment repo: pass --env-repo URL" in result.stderr
 
 
 def test_render_does_not_import_tensorflow(project: Path) -> None:
