@@ -55,6 +55,11 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     if old is not None:
         diff = diff_rendered(old, read_rendered(options.output_dir))
         summary = diff.markdown(title=f"{config.app} in {env}: changes to the rendered manifests")
+    elif options.diff_against_env:  # asked for, but the environment repo could not be read
+        summary = (
+            f"_No diff against {env}: the environment repo could not be read (see the job log)._"
+        )
+    if summary is not None:
         (options.output_dir / DIFF_FILE).write_text(summary + "\n", encoding="utf-8")
         ctx.out.info(summary)
     outputs = {

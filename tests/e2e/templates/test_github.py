@@ -121,6 +121,9 @@ def test_pull_request_gets_one_comment_with_the_gate_table(flows: Flows) -> None
     (comment,) = flows.comments
     assert comment.startswith("<!-- ci-plugins:report -->")
     assert "ci-plugins gate passed" in comment
+    # ... and the render diff against what the environment repo records (nothing yet)
+    assert "digits in dev: changes to the rendered manifests" in comment
+    assert "**Objects added**" in comment
     assert TOKEN not in flows.pull_request.output
 
 

@@ -135,4 +135,7 @@ def test_merge_request_gets_one_note_with_the_gate_table(pipelines: Pipelines) -
     assert note.startswith("<!-- ci-plugins:report -->")
     assert "ci-plugins gate passed" in note
     assert "| accuracy |" in note
+    # ... and the render diff against what the environment repo records (nothing yet)
+    assert "digits in dev: changes to the rendered manifests" in note
+    assert "**Objects added**" in note
     assert TOKEN not in pipelines.mr.output
