@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ci_plugins import ci_vars
 from ci_plugins.errors import InputError
 from ci_plugins.manifest import ModelManifest
 from ci_plugins.release import ChartRef, ModelRef, ReleaseRecord, SourceRef
@@ -140,10 +141,10 @@ def build_record(
         values_digest=info.get("values_digest"),
         metrics=dict(metrics),
         source=SourceRef(
-            repo=str(extra.get("source_repo") or source_repo(environ)),
+            repo=str(extra.get("source_repo") or ci_vars.source_repo(environ)),
             commit=manifest.source_commit,
         ),
-        pipeline_url=manifest.pipeline_url or pipeline_url(environ),
+        pipeline_url=manifest.pipeline_url or ci_vars.pipeline_url(environ),
         promoted_from=promoted_from,
         released_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -225,31 +226,3 @@ def trailers(record: ReleaseRecord, **more: str) -> dict[str, str]:
     }
     values.update(more)
     return {k: v for k, v in values.items() if v}
-
-
-def source_repo(environ: Mapping[str, str]) -> str:
-    """The project's repository URL as the CI system names it."""
-    if environ.get("CI_PROJECT_URL"):
-        return environ["CI_PROJECT_URL"]
-    if environ.get("GITHUB_REPOSITORY"):
-        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{environ['GITHUB_REPOSITORY']}"
-    return environ.get("GIT_URL", "")
-
-
-def pipeline_url(environ: Mapping[str, str]) -> str:
-    """This pipeline's URL (GitLab CI_PIPELINE_URL, GitHub run URL, Jenkins BUILD_URL)."""
-    if environ.get("CI_PIPELINE_URL"):
-        return environ["CI_PIPELINE_URL"]
-    if environ.get("GITHUB_RUN_ID") and environ.get("GITHUB_REPOSITORY"):
-        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
-    return environ.get("BUILD_URL", "")
-
-
-def actor(environ: Mapping[str, str]) -> str:
-    """Who runs this job, as the CI system names them."""
-    for name in ("GITLAB_USER_LOGIN", "GITHUB_ACTOR", "BUILD_USER_ID", "USER"):
-        if environ.get(name):
-            return environ[name]
-    return "ci-plugins"

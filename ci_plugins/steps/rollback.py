@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ci_plugins import releasing
+from ci_plugins import ci_vars, releasing
 from ci_plugins.envrepo import MANIFESTS_DIR, RELEASE_FILE, EnvRepoCheckout, Pin, app_path, checkout
 from ci_plugins.names import check_app, check_env
 from ci_plugins.publish import (
@@ -135,7 +135,7 @@ def _pin(ctx: StepContext, env: str, app: str, current: HistoryEntry, target: Hi
     return Pin(
         app=app,
         environment=env,
-        pinned_by=releasing.actor(ctx.out.environ),
+        pinned_by=ci_vars.actor(ctx.out.environ),
         reason=f"rolled back from {_version(current)} ({current.commit[:12]})",
         pinned_at=datetime.now(UTC).isoformat(timespec="seconds"),
         model_version=_version(target),

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ci_plugins import ci_vars
 from ci_plugins.config import Config
 from ci_plugins.errors import InputError
 from ci_plugins.manifest import MANIFEST_FILE, ModelManifest, write_manifest
@@ -89,7 +90,7 @@ def _publish(
         model_version=version,
         model_digest=digest,
         source_commit=settings.source_commit,
-        pipeline_url=provenance.pipeline_url(environ),
+        pipeline_url=ci_vars.pipeline_url(environ),
         devices=list(outcome.strategy.devices),
         frameworks=outcome.frameworks,
         created=datetime.now(UTC).isoformat(timespec="seconds"),

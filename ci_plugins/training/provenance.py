@@ -27,16 +27,6 @@ def source_commit(environ: Mapping[str, str], project: Path) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
-def pipeline_url(environ: Mapping[str, str]) -> str:
-    """The pipeline/run/build URL of GitLab, GitHub Actions or Jenkins, else ""."""
-    if environ.get("CI_PIPELINE_URL"):
-        return environ["CI_PIPELINE_URL"]
-    if environ.get("GITHUB_RUN_ID") and environ.get("GITHUB_REPOSITORY"):
-        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
-    return environ.get("BUILD_URL", "")
-
-
 def module_digest(project: Path, entrypoint: str) -> str:
     """sha256 of the entrypoint's module file: edited code never resumes an old checkpoint,
     even outside git and CI, where the source commit is unknown."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ci_plugins import releasing
+from ci_plugins import ci_vars, releasing
 from ci_plugins.release import ReleaseRecord
 
 DIGEST = "sha256:" + "0" * 64
@@ -89,5 +89,5 @@ def test_trailers_leave_out_empty_values() -> None:
 def test_source_and_pipeline_come_from_the_ci_variables(
     environ: dict[str, str], repo: str, pipeline: str
 ) -> None:
-    assert releasing.source_repo(environ) == repo
-    assert releasing.pipeline_url(environ) == pipeline
+    assert ci_vars.source_repo(environ) == repo
+    assert ci_vars.pipeline_url(environ) == pipeline

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ci_plugins import ci_vars
 from ci_plugins.training import provenance
 
 
@@ -29,7 +30,7 @@ from ci_plugins.training import provenance
     ],
 )
 def test_pipeline_url_of_each_ci_system(environ: dict[str, str], url: str) -> None:
-    assert provenance.pipeline_url(environ) == url
+    assert ci_vars.pipeline_url(environ) == url
 
 
 def test_the_ci_commit_wins_over_git(tmp_path: Path) -> None:
