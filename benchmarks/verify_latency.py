@@ -27,9 +27,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ci_plugins.emulator.cluster import start  # noqa: E402
-from ci_plugins.emulator.kubelet import Timing  # noqa: E402
-from ci_plugins.emulator.server import RunningCluster, write_kubeconfig  # noqa: E402
+from ci_plugins_emulator.cluster import start  # noqa: E402
+from ci_plugins_emulator.kubelet import Timing  # noqa: E402
+from ci_plugins_emulator.server import RunningCluster, write_kubeconfig  # noqa: E402
+
 from tests.support.envrepo import make_bare_repo  # noqa: E402
 from tests.support.verify import (  # noqa: E402
     APP,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ci_plugins.output import Output
 
 if TYPE_CHECKING:
-    from ci_plugins.config import Config
+    from ci_plugins.config.models import Config
 
 
 class Clock(Protocol):
@@ -46,7 +46,7 @@ class StepContext:
     def config(self) -> Config:
         """The validated ci-plugins.yaml; raises InputError when missing or invalid."""
         if self._config is None:
-            from ci_plugins.config import load_config
+            from ci_plugins.config.models import load_config
 
             self._config = load_config(self.config_path)
         return self._config

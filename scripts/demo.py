@@ -60,7 +60,7 @@ def ci_plugins(*argv: str | Path, expect: int = 0, config: Path | None = None) -
 
 
 def emulator(*argv: str | Path) -> None:
-    run(sys.executable, "-m", "ci_plugins.emulator", *argv, "--state-dir", OUT / "cluster")
+    run(sys.executable, "-m", "ci_plugins_emulator", *argv, "--state-dir", OUT / "cluster")
 
 
 def free_port() -> int:
@@ -131,7 +131,7 @@ def main() -> int:
                 [
                     sys.executable,
                     "-m",
-                    "ci_plugins.emulator",
+                    "ci_plugins_emulator",
                     "down",
                     "--state-dir",
                     emulator_state,

@@ -27,7 +27,7 @@ from ci_plugins.adapters.forge_api import (
     with_marker,
     with_retries,
 )
-from ci_plugins.config import EnvRepoConfig
+from ci_plugins.config.models import EnvRepoConfig
 from ci_plugins.errors import InputError
 from ci_plugins.step import REAL_CLOCK, Clock
 

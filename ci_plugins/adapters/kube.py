@@ -22,8 +22,8 @@ from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from ci_plugins.errors import ExternalError, InputError
-from ci_plugins.readiness.model import ObjectRef
 from ci_plugins.step import Clock
+from ci_plugins.verify.readiness.model import ObjectRef
 
 T = TypeVar("T")
 Obj = dict[str, Any]

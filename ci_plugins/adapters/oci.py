@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_plugins.errors import ExternalError
-from ci_plugins.packaging import LAYER_MEDIA_TYPE, RegistryRef
+from ci_plugins.model.packaging import LAYER_MEDIA_TYPE, RegistryRef
 from ci_plugins.redact import Secret, redact
 
 PREFLIGHT_TIMEOUT = 10.0

@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_plugins.config import GatePolicy, load_policy
+from ci_plugins.config.models import GatePolicy, load_policy
 from ci_plugins.errors import InputError
-from ci_plugins.metrics import Baseline, read_baseline, read_metrics
-from ci_plugins.policy import Check, evaluate
+from ci_plugins.gate.rules import Check, evaluate
+from ci_plugins.model.metrics import Baseline, read_baseline, read_metrics
 from ci_plugins.reports import TestCase, junit_xml, markdown_table, to_json, write_reports
 from ci_plugins.step import StepContext, StepResult
 
@@ -74,7 +74,7 @@ def _baseline(ctx: StepContext, options: Options) -> Baseline | None:
 
 def _env_baseline(ctx: StepContext, options: Options) -> Baseline | None:
     """The metrics of the release the environment repo records for the config's app."""
-    from ci_plugins import envrepo
+    from ci_plugins.envrepo import checkout as envrepo
 
     config = ctx.optional_config()
     url = options.env_repo or (config.env_repo.url if config else None)

@@ -16,11 +16,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_plugins import packaging
 from ci_plugins.adapters import oci
-from ci_plugins.config import PackageConfig
+from ci_plugins.config.models import PackageConfig
 from ci_plugins.errors import InputError
-from ci_plugins.manifest import ModelManifest, read_manifest
+from ci_plugins.model import packaging
+from ci_plugins.model.manifest import ModelManifest, read_manifest
 from ci_plugins.redact import Secret
 from ci_plugins.step import StepContext, StepResult
 

@@ -14,17 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_plugins import releasing
-from ci_plugins.config import Config
-from ci_plugins.envrepo import EnvRepoCheckout, app_path, checkout
+from ci_plugins.config.models import Config
+from ci_plugins.config.names import check_env
+from ci_plugins.envrepo import guards as releasing
+from ci_plugins.envrepo import merge_request as promote_request
+from ci_plugins.envrepo.checkout import EnvRepoCheckout, app_path, checkout
+from ci_plugins.envrepo.guards import Rendered
+from ci_plugins.envrepo.publish import Change, Commit, Refusal, push_change
+from ci_plugins.envrepo.record import ReleaseRecord, dump_release
 from ci_plugins.errors import InputError
-from ci_plugins.manifest import ModelManifest, read_manifest
-from ci_plugins.names import check_env
-from ci_plugins.publish import Change, Commit, Refusal, push_change
-from ci_plugins.release import ReleaseRecord, dump_release
-from ci_plugins.releasing import Rendered
+from ci_plugins.model.manifest import ModelManifest, read_manifest
 from ci_plugins.step import StepContext, StepResult
-from ci_plugins.steps import promote_request
 
 
 @dataclass(frozen=True)
@@ -152,9 +152,9 @@ def _render_for(
 ) -> Rendered:
     """Re-render with env's values when the render core is available, else copy A's files."""
     try:
-        from ci_plugins import rendering
+        from ci_plugins.render import chart as rendering
     except ImportError:
-        ctx.out.warn("ci_plugins.rendering is not available: copying the manifests as they are")
+        ctx.out.warn("ci_plugins.render.chart is not available: copying the manifests as they are")
         files = {p.name: p.read_bytes() for p in repo.manifest_files(source, manifest.app)}
         if not files:
             raise InputError(f"{source} records no manifests for {manifest.app}") from None

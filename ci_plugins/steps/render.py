@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_plugins import rendering
+from ci_plugins.config.names import check_env
 from ci_plugins.errors import ExternalError, InputError
-from ci_plugins.manifest import read_manifest
-from ci_plugins.names import check_env
-from ci_plugins.render_diff import diff_rendered, read_rendered
+from ci_plugins.model.manifest import read_manifest
+from ci_plugins.render import chart as rendering
+from ci_plugins.render.diff import diff_rendered, read_rendered
 from ci_plugins.step import StepContext, StepResult
 
 DIFF_FILE = "render-diff.md"
@@ -84,8 +84,8 @@ def _recorded_objects(
 ) -> dict[str, dict[str, Any]] | None:
     """The objects the environment repo records for env/app now (none on a first release);
     None, with a warning, when the environment repo cannot be read."""
-    from ci_plugins.envrepo import app_path, checkout
-    from ci_plugins.steps.target import target_of
+    from ci_plugins.envrepo.checkout import app_path, checkout
+    from ci_plugins.envrepo.target import target_of
 
     target = target_of(ctx, env_repo=options.env_repo, app=app, need_app=True)
     try:

@@ -12,10 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ci_plugins import ci_vars, releasing
-from ci_plugins.envrepo import MANIFESTS_DIR, RELEASE_FILE, EnvRepoCheckout, Pin, app_path, checkout
-from ci_plugins.names import check_app, check_env
-from ci_plugins.publish import (
+from ci_plugins import ci_system as ci_vars
+from ci_plugins.config.names import check_app, check_env
+from ci_plugins.envrepo import guards as releasing
+from ci_plugins.envrepo.checkout import (
+    MANIFESTS_DIR,
+    RELEASE_FILE,
+    EnvRepoCheckout,
+    Pin,
+    app_path,
+    checkout,
+)
+from ci_plugins.envrepo.publish import (
     Commit,
     HistoryEntry,
     Refusal,
@@ -24,9 +32,9 @@ from ci_plugins.publish import (
     release_history,
     verified_commits,
 )
-from ci_plugins.release import ReleaseRecord
+from ci_plugins.envrepo.record import ReleaseRecord
+from ci_plugins.envrepo.target import target_of
 from ci_plugins.step import StepContext, StepResult
-from ci_plugins.steps.target import target_of
 
 
 @dataclass(frozen=True)

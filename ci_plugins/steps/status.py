@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ci_plugins.envrepo import ENVIRONMENTS, EnvRepoCheckout, checkout
-from ci_plugins.names import check_app, check_env
-from ci_plugins.publish import log_entries
+from ci_plugins.config.names import check_app, check_env
+from ci_plugins.envrepo.checkout import ENVIRONMENTS, EnvRepoCheckout, checkout
+from ci_plugins.envrepo.publish import log_entries
+from ci_plugins.envrepo.target import target_of
 from ci_plugins.reports import markdown_table
 from ci_plugins.step import StepContext, StepResult
-from ci_plugins.steps.target import target_of
 
 HISTORY_LIMIT = 200
 

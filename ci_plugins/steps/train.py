@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ci_plugins import ci_vars
-from ci_plugins.config import Config
+from ci_plugins import ci_system as ci_vars
+from ci_plugins.config.models import Config
 from ci_plugins.errors import InputError
-from ci_plugins.manifest import MANIFEST_FILE, ModelManifest, write_manifest
+from ci_plugins.model.digest import directory_digest
+from ci_plugins.model.manifest import MANIFEST_FILE, ModelManifest, write_manifest
 from ci_plugins.step import StepContext, StepResult
 from ci_plugins.training import provenance
 from ci_plugins.training.checkpoint import Checkpoints, fingerprint
-from ci_plugins.training.digest import directory_digest
 from ci_plugins.training.entrypoint import check_module
 from ci_plugins.training.progress import Diverged
 from ci_plugins.training.report import training_report

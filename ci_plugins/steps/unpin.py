@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ci_plugins.envrepo import EnvRepoCheckout, app_path, checkout
-from ci_plugins.names import check_app, check_env
-from ci_plugins.publish import Commit, Refusal, push_change
+from ci_plugins.config.names import check_app, check_env
+from ci_plugins.envrepo.checkout import EnvRepoCheckout, app_path, checkout
+from ci_plugins.envrepo.publish import Commit, Refusal, push_change
+from ci_plugins.envrepo.target import target_of
 from ci_plugins.step import StepContext, StepResult
-from ci_plugins.steps.target import target_of
 
 
 @dataclass(frozen=True)

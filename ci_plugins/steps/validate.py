@@ -14,9 +14,9 @@ from pathlib import Path
 import yaml
 
 from ci_plugins.adapters.git import Git
-from ci_plugins.envrepo import MANIFESTS_DIR, RELEASE_FILE, release_from_text
+from ci_plugins.envrepo.checkout import MANIFESTS_DIR, RELEASE_FILE, release_from_text
+from ci_plugins.envrepo.record import ReleaseRecord
 from ci_plugins.errors import CiPluginsError, InputError
-from ci_plugins.release import ReleaseRecord
 from ci_plugins.reports import TestCase, junit_xml, markdown_table, to_json, write_reports
 from ci_plugins.step import StepContext, StepResult
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_plugins import envrepo, verify_report
 from ci_plugins.adapters.kube import Kube, load_client
-from ci_plugins.config import VerifyConfig
+from ci_plugins.config.models import VerifyConfig
+from ci_plugins.envrepo import checkout as envrepo
 from ci_plugins.errors import CiPluginsError, InputError
-from ci_plugins.readiness.evaluate import Checked
 from ci_plugins.step import StepContext, StepResult
-from ci_plugins.verification import Verification
-from ci_plugins.verify_inputs import Committed, read_committed
+from ci_plugins.verify import evidence as verify_report
+from ci_plugins.verify.committed import Committed, read_committed
+from ci_plugins.verify.readiness.evaluate import Checked
+from ci_plugins.verify.waiting import Verification
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ci_plugins_emulator.argocd import sync as argocd_sync
+from ci_plugins_emulator.cluster import start
+from ci_plugins_emulator.kubelet import Timing
+from ci_plugins_emulator.server import write_kubeconfig
 
-from ci_plugins.emulator.argocd import sync as argocd_sync
-from ci_plugins.emulator.cluster import start
-from ci_plugins.emulator.kubelet import Timing
-from ci_plugins.emulator.server import write_kubeconfig
 from ci_plugins.errors import CiPluginsError
-from ci_plugins.verify_inputs import read_committed
+from ci_plugins.verify.committed import read_committed
 from tests.conftest import REPO, clean_env
 from tests.support.envrepo import git
 

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 import yaml
+from ci_plugins_emulator.argocd import sync as argocd_sync
+from ci_plugins_emulator.cluster import start
+from ci_plugins_emulator.kubelet import Timing
+from ci_plugins_emulator.server import RunningCluster, write_kubeconfig
+from ci_plugins_emulator.simulator import Simulator
 
-from ci_plugins.emulator.argocd import sync as argocd_sync
-from ci_plugins.emulator.cluster import start
-from ci_plugins.emulator.kubelet import Timing
-from ci_plugins.emulator.server import RunningCluster, write_kubeconfig
-from ci_plugins.emulator.simulator import Simulator
-from ci_plugins.verify_inputs import read_committed
+from ci_plugins.verify.committed import read_committed
 from tests.conftest import CliResult, clean_env
 from tests.support.envrepo import make_bare_repo, seed_files
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_plugins.config import SCHEMA_PATH, Config, load_config
+from ci_plugins.config.models import SCHEMA_PATH, Config, load_config
+from ci_plugins.config.schema.reference import render_reference
 from ci_plugins.errors import InputError
-from ci_plugins.schema.reference import render_reference
 from tests.conftest import EXAMPLE, CliRunner, write_json, write_text
 
 
@@ -118,13 +118,15 @@ def test_unknown_environment_lists_the_known_ones() -> None:
 
 def test_the_published_json_schema_matches_the_config_model() -> None:
     published = json.loads(SCHEMA_PATH.read_text())
-    assert published == Config.model_json_schema(), "regenerate with: python -m ci_plugins.schema"
+    assert published == Config.model_json_schema(), (
+        "regenerate with: python -m ci_plugins.config.schema"
+    )
 
 
 def test_the_configuration_reference_is_generated_from_the_schema() -> None:
-    reference = (SCHEMA_PATH.parents[2] / "docs" / "configuration.md").read_text()
+    reference = (SCHEMA_PATH.parents[3] / "docs" / "configuration.md").read_text()
     assert reference == render_reference(Config.model_json_schema()), (
-        "regenerate with: python -m ci_plugins.schema"
+        "regenerate with: python -m ci_plugins.config.schema"
     )
     assert "| `app` | string | required | DNS-1123 label, at most 53 characters |" in reference
     assert "| `max_drop` | number ≥ 0 (optional) | `null` |" in reference

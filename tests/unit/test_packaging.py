@@ -1,4 +1,4 @@
-"""ci_plugins.packaging: registry references, reproducible tarballs, build contexts."""
+"""ci_plugins.model.packaging: registry references, reproducible tarballs, build contexts."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_plugins import packaging
 from ci_plugins.errors import InputError
-from ci_plugins.manifest import ModelManifest, read_manifest
+from ci_plugins.model import packaging
+from ci_plugins.model.manifest import ModelManifest, read_manifest
 from tests.conftest import write_text
 
 DIGEST = "sha256:" + "a" * 64

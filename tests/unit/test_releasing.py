@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from ci_plugins import ci_vars, releasing
-from ci_plugins.release import ReleaseRecord
+from ci_plugins import ci_system as ci_vars
+from ci_plugins.envrepo import guards as releasing
+from ci_plugins.envrepo.record import ReleaseRecord
 
 DIGEST = "sha256:" + "0" * 64
 

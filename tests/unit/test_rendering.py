@@ -1,4 +1,4 @@
-"""ci_plugins.rendering as promote calls it, and the render-diff summary."""
+"""ci_plugins.render.chart as promote calls it, and the render-diff summary."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ci_plugins import rendering
-from ci_plugins.config import Config
+from ci_plugins.config.models import Config
 from ci_plugins.errors import ExternalError, InputError
-from ci_plugins.manifest import ModelManifest
-from ci_plugins.render_diff import diff_rendered, read_rendered
+from ci_plugins.model.manifest import ModelManifest
+from ci_plugins.render import chart as rendering
+from ci_plugins.render.diff import diff_rendered, read_rendered
 from tests.conftest import REPO, write_text
 
 DIGEST = "sha256:" + "a" * 64

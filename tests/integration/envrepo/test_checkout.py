@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_plugins import envrepo
+from ci_plugins.envrepo import checkout as envrepo
 from ci_plugins.errors import ExternalError, InputError
 from tests.support.envrepo import (
     HttpGitServer,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ci_plugins import envrepo
+from ci_plugins.envrepo import checkout as envrepo
+from ci_plugins.envrepo.publish import BACKOFF_CAP, Change, Commit, Refusal, push_change
 from ci_plugins.errors import ExternalError
 from ci_plugins.output import Output
-from ci_plugins.publish import BACKOFF_CAP, Change, Commit, Refusal, push_change
 from tests.support.envrepo import install_hook, remote_files, remote_head, seed_files
 
 

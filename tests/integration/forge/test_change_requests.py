@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ci_plugins.adapters.forge import open_or_update_change_request
-from ci_plugins.config import EnvRepoConfig
+from ci_plugins.config.models import EnvRepoConfig
 from ci_plugins.errors import CiPluginsError, ExternalError, InputError
 from tests.integration.forge.conftest import GITHUB_REPO, GITLAB_PROJECT, TOKEN, FakeClock
 from tests.support.forge_server import ForgeServer

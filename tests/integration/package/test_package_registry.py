@@ -10,7 +10,7 @@ from typing import Any
 import oras.client
 import pytest
 
-from ci_plugins.training.digest import directory_digest
+from ci_plugins.model.digest import directory_digest
 from tests.conftest import CliRunner, write_json, write_text
 from tests.support.registry import Registry, free_port, start_registry
 

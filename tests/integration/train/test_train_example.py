@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_plugins.manifest import read_manifest
+from ci_plugins.model.manifest import read_manifest
 from tests.conftest import EXAMPLE, CliRunner, clean_env
 
 # Run in a subprocess: the test process itself never imports TensorFlow.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_plugins.manifest import read_manifest
-from ci_plugins.training.digest import directory_digest
+from ci_plugins.model.digest import directory_digest
+from ci_plugins.model.manifest import read_manifest
 from tests.conftest import CliResult
 from tests.support.training import epoch_lines, run_cli, write_project
 

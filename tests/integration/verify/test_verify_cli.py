@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from ci_plugins.emulator.server import Fault
+from ci_plugins_emulator.server import Fault
+
 from tests.conftest import CliRunner, clean_env
 from tests.support.envrepo import git, remote_head, remote_yaml, seed_files
 from tests.support.verify import VerifyEnv, deployment, service
@@ -168,7 +169,7 @@ def test_api_answering_500_twice_is_retried(verify_env: VerifyEnv, cli: CliRunne
 def test_api_unreachable_exits_3(verify_env: VerifyEnv, cli: CliRunner) -> None:
     verify_env.publish(deployment(), service())
     dead = verify_env.root / "dead-kubeconfig"
-    from ci_plugins.emulator.server import write_kubeconfig
+    from ci_plugins_emulator.server import write_kubeconfig
 
     write_kubeconfig(dead, "http://127.0.0.1:9")
     result = cli(
@@ -347,7 +348,7 @@ def test_verify_imports_neither_tensorflow_nor_the_emulator(verify_env: VerifyEn
         "import sys; from ci_plugins.cli import main; "
         f"rc = main({[*verify_env.verify_args()][:-1]!r}); "
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
-        "assert not [m for m in sys.modules if m.startswith(('kmock', 'ci_plugins.emulator'))]; "
+        "assert not [m for m in sys.modules if m.startswith(('kmock', 'ci_plugins_emulator'))]; "
         "sys.exit(rc)"
     )
     proc = subprocess.run(

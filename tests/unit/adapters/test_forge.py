@@ -8,7 +8,7 @@ import pytest
 
 from ci_plugins.adapters.forge import parse_project, resolve_target, url_host
 from ci_plugins.adapters.forge_api import with_marker
-from ci_plugins.config import EnvRepoConfig
+from ci_plugins.config.models import EnvRepoConfig
 from ci_plugins.errors import InputError
 
 GL = {"GITLAB_TOKEN": "gl-token-123456"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from ci_plugins_emulator.shapes import container_status, event, pod_conditions, replace_patch
 from kubernetes import client
 
-from ci_plugins.emulator.shapes import container_status, event, pod_conditions, replace_patch
-from ci_plugins.modelcheck import max_difference
+from ci_plugins.verify.serving import max_difference
 
 
 def test_replace_patch_removes_keys_missing_from_the_new_object() -> None:

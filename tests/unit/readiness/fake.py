@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from ci_plugins.readiness.evaluate import Checked, Evaluator
-from ci_plugins.readiness.model import Obj, ObjectRef
-from ci_plugins.readiness.policy import Policy
+from ci_plugins.verify.readiness.evaluate import Checked, Evaluator
+from ci_plugins.verify.readiness.model import Obj, ObjectRef
+from ci_plugins.verify.readiness.policy import Policy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

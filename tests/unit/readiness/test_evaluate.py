@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ci_plugins.readiness.model import Obj, ObjectRef, Status, aggregate
+from ci_plugins.verify.readiness.model import Obj, ObjectRef, Status, aggregate
 from tests.unit.readiness.fake import FakeSnapshot, evaluate_twice, load
 
 F = load("evaluate.yaml")

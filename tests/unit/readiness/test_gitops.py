@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from ci_plugins.readiness import gitops
-from ci_plugins.readiness.model import Timers
-from ci_plugins.readiness.policy import Policy
+from ci_plugins.verify.readiness import gitops
+from ci_plugins.verify.readiness.model import Timers
+from ci_plugins.verify.readiness.policy import Policy
 from tests.unit.readiness.fake import load
 
 SHA = "c0ffee"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ci_plugins.readiness.model import Obj, ObjectRef
+from ci_plugins.verify.readiness.model import Obj, ObjectRef
 from tests.unit.readiness.fake import FakeSnapshot, evaluate_twice, load
 
 REVISION = "deployment.kubernetes.io/revision"

@@ -9,12 +9,12 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from ci_plugins.config import VerifyConfig
+from ci_plugins.config.models import VerifyConfig
 from ci_plugins.output import Output
-from ci_plugins.readiness.model import ObjectRef
 from ci_plugins.step import StepContext
-from ci_plugins.verification import Verification
-from ci_plugins.verify_inputs import Committed
+from ci_plugins.verify.committed import Committed
+from ci_plugins.verify.readiness.model import ObjectRef
+from ci_plugins.verify.waiting import Verification
 
 DEPLOY = ObjectRef("apps/v1", "Deployment", "ns", "digits")
 TEMPLATE = {

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ci_plugins.training.digest import directory_digest
+from ci_plugins.model.digest import directory_digest
 
 
 def make_model_dir(root: Path) -> Path:

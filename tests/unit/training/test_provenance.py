@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_plugins import ci_vars
+from ci_plugins import ci_system as ci_vars
 from ci_plugins.training import provenance
 
 

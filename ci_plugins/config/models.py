@@ -1,0 +1,431 @@
+"""Load and validate ci-plugins.yaml: every problem at once, with its key path.
+
+Steps receive these frozen models, never raw dicts. `Config.model_json_schema()` is
+published as ci_plugins/config/schema/ci-plugins.schema.json for editors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from ci_plugins.config.names import APP_MAX, ENV_MAX, dns_label_problem
+from ci_plugins.errors import InputError
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_CONFIG = Path("ci-plugins.yaml")
+SCHEMA_PATH = Path(__file__).parent / "schema" / "ci-plugins.schema.json"
+
+
+def _label(max_length: int) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = dns_label_problem(value, max_length=max_length)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+AppName = Annotated[
+    str, _label(APP_MAX), Field(description="DNS-1123 label, at most 53 characters")
+]
+EnvName = Annotated[str, _label(ENV_MAX), Field(description="DNS-1123 label")]
+Number = Annotated[float, AfterValidator(_finite)]
+NonNegative = Annotated[float, Field(ge=0), AfterValidator(_finite)]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, values are never coerced from strings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class MetricBounds(Section):
+    """Absolute bounds for one metric."""
+
+    min: Number | None = Field(default=None, description="fail when the metric is below this")
+    max: Number | None = Field(default=None, description="fail when the metric is above this")
+
+
+class BaselineRule(Section):
+    """How far a metric may move against the release the environment runs now."""
+
+    max_drop: NonNegative | None = Field(
+        default=None, description="largest allowed decrease vs the baseline (absolute)"
+    )
+    max_increase: NonNegative | None = Field(
+        default=None, description="largest allowed increase vs the baseline (absolute)"
+    )
+
+
+class GatePolicy(Section):
+    """The gate policy: absolute bounds and no-regression rules."""
+
+    metrics: dict[str, MetricBounds] = Field(default_factory=dict)
+    baseline: dict[str, BaselineRule] = Field(default_factory=dict)
+
+
+def _entrypoint(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", value):
+        raise ValueError(f"expected module:function (e.g. model:build), got {value!r}")
+    return value
+
+
+class TrainConfig(Section):
+    """How `ci-plugins train` finds and runs the user's model code (docs/train.md)."""
+
+    entrypoint: Annotated[str, AfterValidator(_entrypoint)] = Field(
+        default="model:build",
+        description="module:function in the project, resolved next to ci-plugins.yaml; "
+        "build(params) returns ci_plugins.training.TrainSpec",
+    )
+    epochs: int = Field(default=10, ge=1, description="training epochs (--epochs overrides)")
+    batch_size: int = Field(default=32, ge=1, description="global batch size for (x, y) array data")
+    seed: int = Field(default=0, ge=0, description="seeds Python, NumPy and TensorFlow")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="hyper-parameters passed to the entrypoint as a dict"
+    )
+    checkpoint_dir: str | None = Field(
+        default=None,
+        description="resume an interrupted run from here (relative to ci-plugins.yaml; "
+        "--checkpoint-dir overrides); use a per-pipeline cache",
+    )
+    mixed_precision: bool = Field(
+        default=False, description="mixed_float16 on GPUs (mixed_bfloat16 on CPUs)"
+    )
+    xla: bool = Field(default=False, description="compile the training step with XLA")
+    require_gpu: bool = Field(
+        default=False, description="fail (exit 3) when no GPU is visible instead of using the CPU"
+    )
+
+
+class ChartConfig(Section):
+    """The Helm chart rendered for every environment."""
+
+    path: str | None = Field(
+        default=None, description="chart directory; default: the chart shipped with ci-plugins"
+    )
+    values: dict[str, Any] = Field(default_factory=dict, description="the app's chart values")
+    timeout: float = Field(
+        default=120, gt=0, description="seconds `helm template` may take before it is stopped"
+    )
+
+
+class EnvRepoConfig(Section):
+    """The environment repository that Argo CD or Flux syncs from."""
+
+    url: str | None = Field(default=None, description="clone URL (https, ssh or a local path)")
+    branch: str = Field(default="main", description="branch the GitOps controller watches")
+    forge: Literal["gitlab", "github"] | None = Field(
+        default=None,
+        description="where merge/pull requests are opened for environments with approval; "
+        "default: inferred from the URL's host, else from the CI system",
+    )
+    api_url: str | None = Field(
+        default=None,
+        description="GitLab: the instance URL (default: CI_SERVER_URL or https://<host>); "
+        "GitHub: the REST API root (default: GITHUB_API_URL or https://api.github.com)",
+    )
+    project: str | None = Field(
+        default=None,
+        description="GitLab project path or GitHub owner/repo; default: parsed from the URL",
+    )
+    push_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description="how often promote/rollback push when others pushed first (each time "
+        "re-applied on the new state, with jittered backoff) before failing with exit 3",
+    )
+
+
+class EnvironmentConfig(Section):
+    """One deployment environment (dev, staging, prod...)."""
+
+    namespace: EnvName | None = Field(default=None, description="Kubernetes namespace")
+    values: dict[str, Any] = Field(
+        default_factory=dict, description="chart values for this environment"
+    )
+    approval: Literal["merge-request"] | None = Field(
+        default=None, description="merge-request: promote opens a merge/pull request"
+    )
+
+
+class PackageConfig(Section):
+    """How `ci-plugins package` publishes the model (OCI artifact or serving image)."""
+
+    method: Literal["oci-artifact", "image"] = Field(
+        default="oci-artifact",
+        description="oci-artifact: push the SavedModel as an OCI artifact (no Docker needed); "
+        "image: build and push a TensorFlow Serving image with the model (needs a Docker engine)",
+    )
+    registry: str | None = Field(
+        default=None,
+        description="repository to push to, host[:port]/path (--registry overrides); "
+        "credentials: CI_PLUGINS_REGISTRY_USERNAME / CI_PLUGINS_REGISTRY_PASSWORD",
+    )
+    plain_http: bool | None = Field(
+        default=None,
+        description="talk plain HTTP to the registry; default: only for localhost/127.0.0.1",
+    )
+    base_image: str = Field(
+        default="tensorflow/serving:2.14.1@sha256:"
+        "fdc296e313fa4454173c5728fceda38f5d18cdb44c71a9f279ce61bc5818335e",
+        description="method image: the TensorFlow Serving base image, pinned by digest",
+    )
+
+
+class ControllerConfig(Section):
+    """The GitOps controller object that applies the environment repo (phase A)."""
+
+    kind: Literal["argocd", "flux"] = Field(
+        description="argocd: an Argo CD Application; flux: a Flux Kustomization"
+    )
+    name: str = Field(
+        default="{app}-{env}",
+        description="object name; {app} and {env} are replaced (default: {app}-{env})",
+    )
+    namespace: str | None = Field(
+        default=None, description="its namespace (default: argocd, or flux-system for Flux)"
+    )
+    refresh: bool = Field(
+        default=True,
+        description="ask the controller to refresh now instead of waiting for its poll "
+        "(needs patch on the object)",
+    )
+    require_auto_sync: bool = Field(
+        default=False, description="fail when the Argo CD Application has no automated sync"
+    )
+
+
+class SmokeConfig(Section):
+    """A predict request with golden inputs, compared with the expected outputs."""
+
+    inputs: list[Any] = Field(description="the `instances` sent to :predict")
+    expected: list[Any] = Field(description="the `predictions` expected back")
+    tolerance: Annotated[float, AfterValidator(_finite)] = Field(
+        default=1e-3, ge=0, description="largest allowed absolute difference per number"
+    )
+
+
+class ModelCheckConfig(Section):
+    """TensorFlow Serving checks through the API server's service proxy."""
+
+    enabled: bool | None = Field(
+        default=None,
+        description="check the model status (default: when the manifests carry "
+        "ci-plugins.dev/model-version and a Service)",
+    )
+    service: str | None = Field(
+        default=None, description="Service name (default: the Service in the manifests)"
+    )
+    port: str | None = Field(
+        default=None, description="Service port name or number (default: http)"
+    )
+    name: str | None = Field(
+        default=None, description="model name (default: --model_name of the serving container)"
+    )
+    smoke: SmokeConfig | None = Field(default=None, description="optional golden request")
+
+
+Seconds = Annotated[float, AfterValidator(_finite), Field(ge=0)]
+
+
+class VerifyConfig(Section):
+    """How `ci-plugins verify` decides rollout health (READINESS.md budgets and rules)."""
+
+    controller: ControllerConfig | None = Field(
+        default=None, description="the Argo CD Application or Flux Kustomization (phase A)"
+    )
+    timeout: Seconds = Field(default=1800, description="overall budget (--timeout overrides)")
+    sync_timeout: Seconds = Field(default=600, description="budget for phase A (GitOps sync)")
+    rollout_timeout: Seconds | None = Field(
+        default=None,
+        description="budget for phases B-D (default: max progressDeadlineSeconds + 120)",
+    )
+    resync_interval: Seconds = Field(default=10, description="full re-read besides the watch")
+    progress_interval: Seconds = Field(default=5, description="a progress line this often")
+    watch: bool = Field(default=True, description="watch the API (false: poll every resync)")
+    missing_grace: Seconds = Field(default=60, description="an object may be missing this long")
+    spec_drift_grace: Seconds = Field(
+        default=60, description="live pod template may differ from the commit this long"
+    )
+    replicafailure_grace: Seconds = Field(default=30, description="ReplicaFailure tolerated")
+    image_pull_grace: Seconds = Field(default=180, description="slow/throttled image pulls")
+    config_grace: Seconds = Field(default=30, description="CreateContainerConfigError tolerated")
+    unschedulable_grace: Seconds = Field(default=120, description="Unschedulable, no scale-up")
+    scale_up_grace: Seconds = Field(default=900, description="Unschedulable while scaling up")
+    hpa_metrics_grace: Seconds = Field(default=120, description="HPA metric errors tolerated")
+    app_condition_grace: Seconds = Field(default=60, description="Argo CD *Error conditions")
+    unknown_grace: Seconds = Field(default=60, description="custom resource without a status")
+    admission_failures_max: int = Field(
+        default=3, ge=1, description="rejected new pods (OutOf*, Evicted...) before failing"
+    )
+    tolerate_oom_restarts: int = Field(default=0, ge=0, description="OOMKilled restarts allowed")
+    fail_on_paused: bool = Field(default=True, description="a paused Deployment fails")
+    require_terminated_old_pods: bool = Field(
+        default=False, description="wait until old pods are gone (frees GPUs)"
+    )
+    model: ModelCheckConfig = Field(
+        default_factory=ModelCheckConfig, description="TensorFlow Serving model checks"
+    )
+
+
+class Config(Section):
+    """The whole ci-plugins.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="ci-plugins.yaml")
+
+    app: AppName
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    gate: GatePolicy = Field(default_factory=GatePolicy)
+    package: PackageConfig = Field(default_factory=PackageConfig)
+    chart: ChartConfig = Field(default_factory=ChartConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    env_repo: EnvRepoConfig = Field(default_factory=EnvRepoConfig)
+    environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        """The named environment; InputError (exit 2) naming the known ones otherwise."""
+        if name not in self.environments:
+            known = ", ".join(sorted(self.environments)) or "none"
+            raise InputError(
+                f"unknown environment {name!r}: ci-plugins.yaml defines {known}",
+                hint=f"add it under 'environments:'{_did_you_mean(name, self.environments)}",
+            )
+        return self.environments[name]
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file; raise InputError listing every problem."""
+    data = load_yaml_mapping(path, what="config")
+    return validate_model(Config, data, source=path)
+
+
+def load_policy(path: Path) -> GatePolicy:
+    """Read a policy file (the content of the config's `gate:` section)."""
+    data = load_yaml_mapping(path, what="policy")
+    return validate_model(GatePolicy, data, source=path)
+
+
+def load_yaml_mapping(path: Path, *, what: str) -> dict[str, Any]:
+    """Parse a YAML file that must hold a mapping; InputError (exit 2) with the position."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            f"{what} file {path} does not exist",
+            hint="pass --config FILE or run from the project root" if what == "config" else None,
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {what} file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"{path} is not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path} must hold a mapping of keys, got {_type_name(data)}")
+    return data
+
+
+def validate_model(model: type[M], data: Any, *, source: Path | str) -> M:
+    """Validate data against model; InputError listing every problem with its key path."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(model, error) for error in exc.errors()]
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        raise InputError(f"{source} has {count} {noun}", problems=problems) from None
+
+
+def _describe(model: type[BaseModel], error: Any) -> str:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    if loc and loc[-1] == "[key]":  # a mapping key itself is wrong (environments: {../x: ...})
+        parent = ".".join(str(part) for part in loc[:-2]) or "(top level)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return f"{parent}: key {message}"
+    path = ".".join(str(part) for part in loc) or "(top level)"
+    if kind == "literal_error":
+        return f"{path}: expected {error['ctx']['expected']}, got {_show(value)}"
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key{_did_you_mean(str(loc[-1]), _known_keys(model, loc[:-1]))}"
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    expected = _EXPECTED.get(kind)
+    if expected:
+        return f"{path}: expected {expected}, got {_show(value)}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{path}: {message}"
+
+
+_EXPECTED = {
+    "float_type": "a number",
+    "int_type": "a whole number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "model_type": "a mapping",
+}
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names valid at loc (walking nested models and dict values)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = _inner_model(field.annotation) if field else None
+        elif isinstance(current, tuple):  # dict[str, Model]: part is the key
+            current = current[0]
+        else:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    origin = getattr(annotation, "__origin__", None)
+    args: tuple[Any, ...] = tuple(getattr(annotation, "__args__", ()))
+    if origin is dict and len(args) == 2 and isinstance(args[1], type):
+        return (args[1],)
+    return annotation
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return _type_name(value)
+    return repr(value)
+
+
+def _type_name(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,102 @@
+"""Evaluate a gate policy against metrics and a baseline: pure decisions, no I/O."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ci_plugins.config.models import GatePolicy
+
+# Floating-point slack so that 0.95 - 0.01 still admits 0.94.
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule applied to one metric."""
+
+    metric: str
+    rule: str  # min | max | max_drop | max_increase
+    value: float | None
+    bound: float | None
+    passed: bool
+    baseline: float | None = None
+    note: str = ""
+
+    @property
+    def delta(self) -> float | None:
+        if self.value is None or self.baseline is None:
+            return None
+        return self.value - self.baseline
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "rule": self.rule,
+            "value": self.value,
+            "bound": self.bound,
+            "baseline": self.baseline,
+            "delta": self.delta,
+            "passed": self.passed,
+            "note": self.note,
+        }
+
+
+def evaluate(
+    policy: GatePolicy, metrics: dict[str, Any], *, baseline: dict[str, Any] | None
+) -> list[Check]:
+    """Every check of the policy, in policy order: absolute bounds, then baseline rules."""
+    checks: list[Check] = []
+    for name, bounds in policy.metrics.items():
+        value, problem = _number(metrics, name)
+        for rule, bound in (("min", bounds.min), ("max", bounds.max)):
+            if bound is None:
+                continue
+            if problem:
+                checks.append(Check(name, rule, None, bound, False, note=problem))
+                continue
+            assert value is not None
+            ok = value >= bound - _EPSILON if rule == "min" else value <= bound + _EPSILON
+            checks.append(Check(name, rule, value, bound, ok))
+    for name, rules in policy.baseline.items():
+        value, problem = _number(metrics, name)
+        for rule, allowed in (("max_drop", rules.max_drop), ("max_increase", rules.max_increase)):
+            if allowed is not None:
+                checks.append(_baseline_check(name, rule, allowed, value, problem, baseline))
+    return checks
+
+
+def _baseline_check(
+    name: str,
+    rule: str,
+    allowed: float,
+    value: float | None,
+    problem: str | None,
+    baseline: dict[str, Any] | None,
+) -> Check:
+    if problem:
+        return Check(name, rule, None, None, False, note=problem)
+    assert value is not None
+    if baseline is None:
+        return Check(name, rule, value, None, True, note="no baseline recorded yet (first release)")
+    base, base_problem = _number(baseline, name)
+    if base_problem or base is None:
+        return Check(name, rule, value, None, True, note=f"baseline: {base_problem}; not compared")
+    if rule == "max_drop":
+        bound = base - allowed
+        return Check(name, rule, value, bound, value >= bound - _EPSILON, baseline=base)
+    bound = base + allowed
+    return Check(name, rule, value, bound, value <= bound + _EPSILON, baseline=base)
+
+
+def _number(metrics: dict[str, Any], name: str) -> tuple[float | None, str | None]:
+    """The metric as a finite float, or the reason it is not one."""
+    if name not in metrics:
+        return None, f"{name} is missing from the metrics"
+    value = metrics[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None, f"{name} is not a number: {value!r}"
+    if not math.isfinite(value):
+        return None, f"{name} is not a finite number: {value!r}"
+    return float(value), None

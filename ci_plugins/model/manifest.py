@@ -1,0 +1,74 @@
+"""The model manifest (model-manifest.json): a trained model's identity, written by train.
+
+`package` adds `artifact` (where the model is pulled from, pinned by digest); render and
+promote read it. Its `app` must be the config's `app`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ci_plugins.config.models import AppName, validate_model
+from ci_plugins.errors import InputError
+
+MANIFEST_FILE = "model-manifest.json"
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+
+
+class ModelManifest(BaseModel):
+    """What was trained, from which commit, on which devices."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    app: AppName
+    model_version: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
+    model_digest: str = Field(pattern=DIGEST_PATTERN)
+    source_commit: str = ""
+    pipeline_url: str = ""
+    devices: list[str] = Field(default_factory=list)
+    frameworks: dict[str, str] = Field(default_factory=dict)
+    created: str = ""
+    artifact: str | None = Field(
+        default=None, description="where the model is pulled from, pinned by digest"
+    )
+    image: str | None = Field(default=None, description="serving image, pinned by digest")
+
+
+def read_manifest(path: Path, *, app: str | None = None) -> ModelManifest:
+    """Load and validate a model manifest; InputError (exit 2) when missing, corrupt or
+    recorded for another app than `app`."""
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"model manifest {path} does not exist", hint="run `ci-plugins train` first"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read model manifest {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"model manifest {path} is not valid JSON at line {exc.lineno}: {exc.msg}"
+        ) from None
+    manifest = validate_model(ModelManifest, data, source=path)
+    if app is not None and manifest.app != app:
+        raise InputError(
+            f"model manifest {path} is for app {manifest.app!r}, but ci-plugins.yaml says "
+            f"app {app!r}",
+            hint="a model is never promoted under another app's name",
+        )
+    return manifest
+
+
+def write_manifest(path: Path, manifest: ModelManifest) -> None:
+    """Write the manifest as sorted, indented JSON (stable bytes for identical content)."""
+    data = manifest.model_dump(mode="json", exclude_none=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def is_digest(value: str) -> bool:
+    return re.match(DIGEST_PATTERN, value) is not None

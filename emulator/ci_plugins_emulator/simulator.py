@@ -1,0 +1,494 @@
+"""LOCAL CLUSTER EMULATOR: plays the Deployment/ReplicaSet controllers, the kubelet, EndpointSlices,
+the cluster autoscaler's events, Argo CD's health and TensorFlow Serving's REST answers.
+
+It reads kmock's in-memory objects and writes through the emulator's own HTTP API, so every
+change reaches watches like a real controller's would. A pod template annotated
+`ci-plugins.dev/simulate: <mode>` misbehaves: crashloop, oom, image-not-found,
+invalid-image, config-error, init-crash, not-ready, unschedulable-gpu (no scale-up) or
+unschedulable-gpu-scaleup (a node arrives after `scale_up_after` seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ci_plugins_emulator import LABEL
+from ci_plugins_emulator.kubelet import Timing, pod_status
+from ci_plugins_emulator.server import EmulatedCluster
+from ci_plugins_emulator.shapes import (
+    api_path,
+    event,
+    now_iso,
+    replace_patch,
+    uid_for,
+)
+
+log = logging.getLogger("ci_plugins_emulator")
+Obj = dict[str, Any]
+SIMULATE = "ci-plugins.dev/simulate"
+MODEL_VERSION = "ci-plugins.dev/model-version"
+GPU_MESSAGE = (
+    "0/3 nodes are available: 3 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are "
+    "available: 3 No preemption victims found for incoming pod."
+)
+
+
+@dataclass
+class Simulator:
+    cluster: EmulatedCluster
+    timing: Timing = field(default_factory=Timing)
+    born: dict[str, float] = field(default_factory=dict)
+    emitted: set[str] = field(default_factory=set)
+    counter: int = 0
+
+    async def run(self) -> None:
+        self.cluster.model_answer = self.answer_model
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.tick(loop.time())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep simulating; the log tells what went wrong
+                log.exception("%s simulator tick failed", LABEL)
+            await asyncio.sleep(self.timing.tick)
+
+    # -- reading and writing the emulated API -----------------------------------------
+    def objects(self, plural: str, namespace: str | None = None) -> list[Obj]:
+        found = []
+        for (resource, ns, _), obj in self.cluster.objects.items():
+            if resource.plural == plural and not obj.deleted and (namespace in (None, ns)):
+                found.append(dict(obj.raw))
+        return found
+
+    async def _send(self, method: str, path: str, body: Any = None) -> None:
+        headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else {}
+        async with self.cluster.request(method, path, json=body, headers=headers) as resp:
+            await resp.read()
+
+    async def create(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        await self._send("POST", api_path(obj["apiVersion"], obj["kind"], meta["namespace"]), obj)
+
+    async def patch(self, obj: Obj, patch: Obj, *, sub: str = "") -> None:
+        meta = obj["metadata"]
+        path = api_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+        await self._send("PATCH", path + sub, patch)
+
+    async def set_status(self, obj: Obj, status: Obj) -> None:
+        if obj.get("status") != status:
+            await self.patch(
+                obj, replace_patch({"status": obj.get("status")}, {"status": status}), sub="/status"
+            )
+
+    async def delete(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        await self._send(
+            "DELETE", api_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+        )
+
+    # -- one step of every controller ---------------------------------------------------
+    async def tick(self, now: float) -> None:
+        for dep in self.objects("deployments"):
+            await self.deployment(dep, now)
+        for rs in self.objects("replicasets"):
+            await self.replicaset(rs)
+        for pod in self.objects("pods"):
+            await self.kubelet(pod, now)
+        for svc in self.objects("services"):
+            await self.service(svc)
+        for hpa in self.objects("horizontalpodautoscalers"):
+            await self.set_status(
+                hpa,
+                {
+                    **(hpa.get("status") or {}),
+                    "currentReplicas": 1,
+                    "desiredReplicas": 1,
+                    "conditions": [
+                        {
+                            "type": "AbleToScale",
+                            "status": "True",
+                            "reason": "SucceededGetScale",
+                            "message": "ok",
+                            "lastTransitionTime": "2026-01-01T00:00:00Z",
+                        }
+                    ],
+                },
+            )
+        for pvc in self.objects("persistentvolumeclaims"):
+            await self.set_status(pvc, {"phase": "Bound"})
+        for job in self.objects("jobs"):
+            await self.job(job, now)
+        for app in self.objects("applications"):
+            await self.application(app)
+
+    async def deployment(self, dep: Obj, now: float) -> None:
+        meta = dep["metadata"]
+        spec = dep.get("spec") or {}
+        desired = spec.get("replicas", 1)
+        template = spec.get("template") or {}
+        digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+        owned = [rs for rs in self.objects("replicasets", meta["namespace"]) if _owned_by(rs, dep)]
+        new = next(
+            (rs for rs in owned if rs["metadata"]["labels"].get("pod-template-hash") == digest),
+            None,
+        )
+        revisions = [
+            int(rs["metadata"]["annotations"].get("deployment.kubernetes.io/revision", 0))
+            for rs in owned
+        ]
+        if new is None:
+            revision = str(max(revisions, default=0) + 1)
+            await self.create(self._new_rs(dep, digest, revision, desired))
+            await self.patch(
+                dep, {"metadata": {"annotations": {"deployment.kubernetes.io/revision": revision}}}
+            )
+            self.born[f"progress/{meta['uid']}"] = now
+            return
+        revision = new["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+        if (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision") != revision:
+            await self.patch(
+                dep, {"metadata": {"annotations": {"deployment.kubernetes.io/revision": revision}}}
+            )
+        pods = self.objects("pods", meta["namespace"])
+        new_pods = [p for p in pods if _owned_by(p, new)]
+        new_ready = sum(1 for p in new_pods if _ready(p))
+        if (new.get("spec") or {}).get("replicas") != desired:
+            await self.patch(new, {"spec": {"replicas": desired}})
+        old_pods = []
+        for rs in owned:
+            if rs is new or rs["metadata"]["name"] == new["metadata"]["name"]:
+                continue
+            want = max(0, desired - new_ready)
+            if (rs.get("spec") or {}).get("replicas", 0) > want:
+                await self.patch(rs, {"spec": {"replicas": want}})
+            old_pods += [p for p in pods if _owned_by(p, rs)]
+        ready = sum(1 for p in new_pods + old_pods if _ready(p))
+        complete = new_ready >= desired and not old_pods
+        started = self.born.setdefault(f"progress/{meta['uid']}", now)
+        deadline = spec.get("progressDeadlineSeconds", 600)
+        progressing = (
+            "True",
+            "NewReplicaSetAvailable",
+            f'ReplicaSet "{new["metadata"]["name"]}" has successfully progressed.',
+        )
+        if not complete:
+            progressing = (
+                "True",
+                "ReplicaSetUpdated",
+                f'ReplicaSet "{new["metadata"]["name"]}" is progressing.',
+            )
+            if now - started > deadline:
+                progressing = (
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    f'ReplicaSet "{new["metadata"]["name"]}" has timed out progressing.',
+                )
+        status = {
+            "observedGeneration": meta.get("generation", 1),
+            "replicas": len(new_pods) + len(old_pods),
+            "updatedReplicas": len(new_pods),
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "unavailableReplicas": max(0, desired - ready),
+            "conditions": [
+                _condition(
+                    "Available",
+                    "True" if ready >= desired else "False",
+                    "MinimumReplicasAvailable"
+                    if ready >= desired
+                    else "MinimumReplicasUnavailable",
+                    "Deployment has minimum availability."
+                    if ready >= desired
+                    else "Deployment does not have minimum availability.",
+                ),
+                _condition("Progressing", *progressing),
+            ],
+        }
+        await self.set_status(dep, status)
+
+    def _new_rs(self, dep: Obj, digest: str, revision: str, desired: int) -> Obj:
+        meta = dep["metadata"]
+        template = json.loads(json.dumps((dep.get("spec") or {}).get("template") or {}))
+        template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = digest
+        selector = json.loads(json.dumps((dep.get("spec") or {}).get("selector") or {}))
+        selector.setdefault("matchLabels", {})["pod-template-hash"] = digest
+        name = f"{meta['name']}-{digest}"
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": name,
+                "namespace": meta["namespace"],
+                "uid": uid_for(f"rs/{meta['namespace']}/{name}"),
+                "generation": 1,
+                "creationTimestamp": now_iso(),
+                "labels": dict(template["metadata"]["labels"]),
+                "annotations": {"deployment.kubernetes.io/revision": revision},
+                "ownerReferences": [_owner(dep)],
+            },
+            "spec": {"replicas": desired, "selector": selector, "template": template},
+            "status": {"replicas": 0},
+        }
+
+    async def replicaset(self, rs: Obj) -> None:
+        meta = rs["metadata"]
+        pods = [p for p in self.objects("pods", meta["namespace"]) if _owned_by(p, rs)]
+        want = (rs.get("spec") or {}).get("replicas", 1)
+        for _ in range(want - len(pods)):
+            await self.create(self._new_pod(rs))
+        for pod in sorted(pods, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)[
+            : max(0, len(pods) - want)
+        ]:
+            await self.delete(pod)
+        ready = sum(1 for p in pods if _ready(p))
+        await self.set_status(
+            rs,
+            {
+                "observedGeneration": meta.get("generation", 1),
+                "replicas": min(len(pods), want),
+                "fullyLabeledReplicas": min(len(pods), want),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+            },
+        )
+
+    def _new_pod(self, rs: Obj) -> Obj:
+        self.counter += 1
+        meta = rs["metadata"]
+        template = (rs.get("spec") or {}).get("template") or {}
+        suffix = hashlib.sha256(f"{meta['name']}/{self.counter}".encode()).hexdigest()[:5]
+        name = f"{meta['name']}-{suffix}"
+        tmeta = template.get("metadata") or {}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": meta["namespace"],
+                "uid": uid_for(f"pod/{meta['namespace']}/{name}"),
+                "creationTimestamp": now_iso(),
+                "labels": dict(tmeta.get("labels") or {}),
+                "annotations": dict(tmeta.get("annotations") or {}),
+                "ownerReferences": [_owner(rs)],
+            },
+            "spec": template.get("spec") or {"containers": []},
+            "status": {"phase": "Pending", "qosClass": "BestEffort"},
+        }
+
+    async def kubelet(self, pod: Obj, now: float) -> None:
+        meta = pod["metadata"]
+        born = self.born.setdefault(meta["uid"], now)
+        age = now - born
+        mode = (meta.get("annotations") or {}).get(SIMULATE, "")
+        t = self.timing
+        if mode.startswith("unschedulable-gpu"):
+            scaled = mode.endswith("scaleup") and age >= t.scale_up_after
+            if not scaled:
+                await self._event(
+                    pod, "FailedScheduling", GPU_MESSAGE, "default-scheduler", warning=True
+                )
+                if mode.endswith("scaleup"):
+                    await self._event(
+                        pod,
+                        "TriggeredScaleUp",
+                        "pod triggered scale-up: [{gpu-pool 1->2 (max: 4)}]",
+                        "cluster-autoscaler",
+                    )
+                else:
+                    await self._event(
+                        pod,
+                        "NotTriggerScaleUp",
+                        "pod didn't trigger scale-up: 1 max node group size reached",
+                        "cluster-autoscaler",
+                    )
+                await self.set_status(
+                    pod,
+                    {
+                        "phase": "Pending",
+                        "qosClass": "BestEffort",
+                        "conditions": [
+                            _condition("PodScheduled", "False", "Unschedulable", GPU_MESSAGE)
+                        ],
+                    },
+                )
+                return
+            age -= t.scale_up_after
+        logs = self.cluster.logs.setdefault((meta["namespace"], meta["name"]), [])
+        await self.set_status(pod, pod_status(pod, mode, age, t, logs))
+        if mode in ("crashloop", "oom", "init-crash") and age >= t.crash_after:
+            await self._event(
+                pod, "BackOff", "Back-off restarting failed container", "kubelet", warning=True
+            )
+
+    async def _event(
+        self, obj: Obj, reason: str, message: str, component: str, *, warning: bool = False
+    ) -> None:
+        key = f"{obj['metadata']['uid']}/{reason}"
+        if key in self.emitted:
+            return
+        self.emitted.add(key)
+        await self.create(event(obj, reason, message, component, warning=warning))
+
+    async def service(self, svc: Obj) -> None:
+        meta = svc["metadata"]
+        spec = svc.get("spec") or {}
+        if spec.get("type") != "ExternalName" and not spec.get("clusterIP"):
+            await self.patch(svc, {"spec": {"clusterIP": f"10.96.0.{int(meta['uid'][-2:], 16)}"}})
+        selector = spec.get("selector") or {}
+        if not selector:
+            return
+        pods = [p for p in self.objects("pods", meta["namespace"]) if _matches(selector, p)]
+        endpoints = [
+            {
+                "addresses": [p["status"]["podIP"]],
+                "conditions": {"ready": _ready(p), "serving": _ready(p), "terminating": False},
+                "targetRef": {
+                    "kind": "Pod",
+                    "name": p["metadata"]["name"],
+                    "namespace": meta["namespace"],
+                    "uid": p["metadata"]["uid"],
+                },
+            }
+            for p in pods
+            if (p.get("status") or {}).get("podIP")
+        ]
+        name = f"{meta['name']}-emul"
+        existing = [
+            s
+            for s in self.objects("endpointslices", meta["namespace"])
+            if s["metadata"]["name"] == name
+        ]
+        ports = [
+            {
+                "name": p.get("name"),
+                "port": p.get("targetPort")
+                if isinstance(p.get("targetPort"), int)
+                else p.get("port"),
+                "protocol": "TCP",
+            }
+            for p in spec.get("ports") or []
+        ]
+        if not existing:
+            await self.create(
+                {
+                    "apiVersion": "discovery.k8s.io/v1",
+                    "kind": "EndpointSlice",
+                    "metadata": {
+                        "name": name,
+                        "namespace": meta["namespace"],
+                        "uid": uid_for(f"slice/{meta['namespace']}/{name}"),
+                        "creationTimestamp": now_iso(),
+                        "labels": {"kubernetes.io/service-name": meta["name"]},
+                    },
+                    "addressType": "IPv4",
+                    "endpoints": endpoints,
+                    "ports": ports,
+                }
+            )
+        elif existing[0].get("endpoints") != endpoints:
+            await self.patch(existing[0], {"endpoints": endpoints})
+
+    async def job(self, job: Obj, now: float) -> None:
+        born = self.born.setdefault(job["metadata"]["uid"], now)
+        if now - born >= self.timing.ready_after:
+            await self.set_status(
+                job,
+                {"succeeded": 1, "conditions": [_condition("Complete", "True", "Completed", "")]},
+            )
+
+    async def application(self, app: Obj) -> None:
+        """Argo CD's health: Healthy when every Deployment of its namespace is available."""
+        status = app.get("status") or {}
+        namespace = ((app.get("spec") or {}).get("destination") or {}).get("namespace")
+        deployments = self.objects("deployments", namespace)
+        healthy = all(
+            any(
+                c.get("type") == "Progressing" and c.get("reason") == "NewReplicaSetAvailable"
+                for c in (d.get("status") or {}).get("conditions") or []
+            )
+            for d in deployments
+        )
+        health = "Healthy" if healthy else "Progressing"
+        if (status.get("health") or {}).get("status") != health:
+            await self.set_status(
+                app, {**status, "health": {"status": health}, "reconciledAt": now_iso()}
+            )
+
+    # -- TensorFlow Serving behind the service proxy --------------------------------------
+    def answer_model(self, namespace: str, service: str, rest: str, body: Any) -> tuple[int, Any]:
+        svc = next(
+            (s for s in self.objects("services", namespace) if s["metadata"]["name"] == service),
+            None,
+        )
+        if svc is None:
+            return 404, f'services "{service}" not found'
+        selector = (svc.get("spec") or {}).get("selector") or {}
+        pods = [p for p in self.objects("pods", namespace) if _matches(selector, p) and _ready(p)]
+        if not pods:
+            return 503, f'no endpoints available for service "{service}"'
+        annotations = pods[-1]["metadata"].get("annotations") or {}
+        version = annotations.get("ci-plugins.dev/simulate-model-version") or annotations.get(
+            MODEL_VERSION, "1"
+        )
+        name = rest.removeprefix("v1/models/").split(":")[0].split("/")[0]
+        if rest.endswith(":predict"):
+            instances = (body or {}).get("instances") or []
+            canned = annotations.get("ci-plugins.dev/simulate-predictions")
+            predictions = json.loads(canned) if canned else [[0.1] * 10 for _ in instances]
+            return 200, {"predictions": predictions}
+        return 200, {
+            "model_version_status": [
+                {
+                    "version": str(version),
+                    "state": "AVAILABLE",
+                    "status": {"error_code": "OK", "error_message": ""},
+                }
+            ],
+            "model_name": name,
+        }
+
+
+def _condition(kind: str, status: str, reason: str, message: str) -> Obj:
+    stamp = "2026-01-01T00:00:00Z"
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": stamp,
+        "lastUpdateTime": stamp,
+    }
+
+
+def _owner(obj: Obj) -> Obj:
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _owned_by(obj: Obj, owner: Obj) -> bool:
+    uid = owner["metadata"].get("uid")
+    return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
+
+
+def _ready(pod: Obj) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
+
+
+def _matches(selector: Obj, pod: Obj) -> bool:
+    labels = pod["metadata"].get("labels") or {}
+    return all(labels.get(k) == v for k, v in selector.items())
