@@ -36,6 +36,7 @@ STEPS: dict[str, str] = {
     "status": "ci_plugins.steps.status",
     "comment": "ci_plugins.steps.comment",
     "validate": "ci_plugins.steps.validate",
+    "monitor": "ci_plugins.steps.monitor",
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -184,6 +185,15 @@ def _validate(p: _Parser) -> None:
     p.flag("--allow-downgrade", action="store_true", help="accept an older model version")
 
 
+def _monitor(p: _Parser) -> None:
+    p.flag("--env", metavar="ENV", required=True, help="environment whose live model to judge")
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--app", metavar="APP", help="app to judge (default: the config's app)")
+    p.flag("--prometheus", metavar="URL", help="Prometheus (default: monitor.prometheus)")
+    p.flag("--at", metavar="TIME", help="judge the windows ending then (unix or ISO; default: now)")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown and JSON reports")
+
+
 def _status(p: _Parser) -> None:
     p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
     p.flag("--env", metavar="ENV", help="only this environment")
@@ -221,6 +231,7 @@ ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
     "unpin": _unpin,
     "status": _status,
     "validate": _validate,
+    "monitor": _monitor,
 }
 
 SUMMARIES: dict[str, str] = {
@@ -235,6 +246,7 @@ SUMMARIES: dict[str, str] = {
     "status": "show what runs in each environment, and why",
     "comment": "post reports as one merge/pull request comment, updated in place",
     "validate": "check an environment repo change: manifests, release records, no downgrade",
+    "monitor": "judge the live model; when it degrades, start retraining once",
 }
 
 EPILOG = """exit codes: 0 done/passed/healthy, 1 a check said no, 2 bad input,

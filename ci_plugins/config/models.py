@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from ci_plugins.config.names import APP_MAX, ENV_MAX, dns_label_problem
 from ci_plugins.errors import InputError
@@ -285,6 +293,123 @@ class VerifyConfig(Section):
     )
 
 
+_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> Any:
+    """Seconds from a number or a string like `90s`, `5m`, `1h30m`, `1d` (others unchanged,
+    so that the type check reports them)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    parts = list(_DURATION.finditer(text))
+    if not parts or "".join(p.group(0) for p in parts) != text:
+        raise ValueError(f"expected seconds or a duration like 90s, 5m, 1h, got {value!r}")
+    return float(sum(float(p["number"]) * _UNIT_SECONDS[p["unit"]] for p in parts))
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    AfterValidator(_finite),
+    Field(gt=0, description="seconds, or a duration like 90s, 5m, 1h"),
+]
+
+
+class MonitorMetric(Section):
+    """One live-quality query and its bounds: a window breaks it below min or above max."""
+
+    query: str = Field(
+        min_length=1,
+        description="PromQL; {window} becomes the window length (e.g. 3600s), {app}, {env} "
+        "and {model_version} the release that runs; a bare metric name is averaged over "
+        "each window (avg_over_time)",
+    )
+    min: Number | None = Field(default=None, description="degraded when the value is below this")
+    max: Number | None = Field(default=None, description="degraded when the value is above this")
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> MonitorMetric:
+        if self.min is None and self.max is None:
+            raise ValueError("give min and/or max")
+        return self
+
+
+class ViolationRule(Section):
+    """Degraded when at least m of the last n windows break a bound."""
+
+    m: int = Field(default=2, ge=1, description="windows that must break a bound")
+    n: int = Field(default=3, ge=1, le=1000, description="windows looked at, newest first")
+
+    @model_validator(mode="after")
+    def _m_at_most_n(self) -> ViolationRule:
+        if self.m > self.n:
+            raise ValueError(f"m ({self.m}) must not exceed n ({self.n})")
+        return self
+
+
+TRIGGER_FIELDS: dict[str, tuple[str, ...]] = {
+    "gitlab": ("project",),
+    "github": ("repo", "workflow"),
+    "jenkins": ("url", "job"),
+}
+
+
+class TriggerConfig(Section):
+    """What `monitor` starts when the model degrades: the training pipeline of the model."""
+
+    forge: Literal["gitlab", "github", "jenkins"] = Field(
+        description="gitlab: pipeline trigger API; github: workflow_dispatch; "
+        "jenkins: buildWithParameters"
+    )
+    project: str | None = Field(default=None, description="gitlab: project path or numeric id")
+    repo: str | None = Field(default=None, description="github: owner/repo")
+    workflow: str | None = Field(
+        default=None, description="github: workflow file name (ml.yml) or id"
+    )
+    url: str | None = Field(
+        default=None,
+        description="gitlab: instance URL (default: CI_SERVER_URL or https://gitlab.com); "
+        "github: API root (default: GITHUB_API_URL or https://api.github.com); "
+        "jenkins: the Jenkins URL (required)",
+    )
+    job: str | None = Field(default=None, description="jenkins: job path, folders with /")
+    ref: str = Field(default="main", description="gitlab/github: branch or tag to run")
+    variables: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra variables (GitLab), inputs (GitHub) or parameters (Jenkins); the "
+        "monitor adds CI_PLUGINS_TRIGGER_REASON and friends (docs/monitor.md)",
+    )
+
+    @model_validator(mode="after")
+    def _fields_of_forge(self) -> TriggerConfig:
+        missing = [name for name in TRIGGER_FIELDS[self.forge] if not getattr(self, name)]
+        if missing:
+            names = " and ".join(missing)
+            raise ValueError(f"forge {self.forge} needs {names}")
+        return self
+
+
+class MonitorConfig(Section):
+    """`ci-plugins monitor`: retrain when the live model degrades (docs/monitor.md)."""
+
+    prometheus: str | None = Field(
+        default=None, description="Prometheus URL (--prometheus or CI_PLUGINS_PROMETHEUS override)"
+    )
+    window: Duration = Field(default=3600, description="length of one window")
+    violations: ViolationRule = Field(
+        default_factory=ViolationRule, description="degraded when m of the last n windows break"
+    )
+    cooldown: Duration = Field(
+        default=86400, description="after a trigger, no other one for this long"
+    )
+    metrics: dict[str, MonitorMetric] = Field(
+        default_factory=dict, description="live-quality queries with bounds"
+    )
+    trigger: TriggerConfig | None = Field(default=None, description="the retraining pipeline")
+
+
 class Config(Section):
     """The whole ci-plugins.yaml."""
 
@@ -298,6 +423,7 @@ class Config(Section):
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     env_repo: EnvRepoConfig = Field(default_factory=EnvRepoConfig)
     environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)
+    monitor: MonitorConfig | None = Field(default=None, description="retrain on degradation")
 
     def environment(self, name: str) -> EnvironmentConfig:
         """The named environment; InputError (exit 2) naming the known ones otherwise."""
@@ -410,6 +536,9 @@ def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 def _inner_model(annotation: Any) -> Any:
     origin = getattr(annotation, "__origin__", None)
     args: tuple[Any, ...] = tuple(getattr(annotation, "__args__", ()))
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    if origin is None and len(models) == 1 and type(None) in args:  # Model | None
+        return models[0]
     if origin is dict and len(args) == 2 and isinstance(args[1], type):
         return (args[1],)
     return annotation

@@ -7,6 +7,13 @@ request is recorded. `fail(status, ...)` makes the next matching request(s) answ
 an error (401/403/404/409/422/500...). Lists are paginated like the real APIs (`page`,
 `per_page`, a `Link: <...>; rel="next"` header), 20 per page (GitLab) or 30 (GitHub).
 
+Pipeline starts too: GitLab's trigger API (`POST /api/v4/projects/:id/trigger/pipeline`,
+authenticated by the trigger token in the form, a wrong one answers 404 as GitLab does),
+GitHub's `workflow_dispatch` (`POST /repos/o/r/actions/workflows/ID/dispatches`, 204; inputs
+the workflow does not declare are 422) and Jenkins' `POST /job/NAME/buildWithParameters`
+(basic auth user:API token, crumb from `/crumbIssuer/api/json`, 201 with the queue item in
+`Location`).
+
     with ForgeServer(token="glpat-...") as server:
         server.add_gitlab_project("platform/environments")
         ...  server.url, server.requests, server.gitlab_mrs("platform/environments")
@@ -14,6 +21,7 @@ an error (401/403/404/409/422/500...). Lists are paginated like the real APIs (`
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from dataclasses import dataclass, field
@@ -84,6 +92,17 @@ class _Project:
     path: str
     mrs: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    trigger_tokens: set[str] = field(default_factory=set)
+    pipelines: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer that is not a JSON document: a body (maybe empty) and extra headers."""
+
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json; charset=utf-8"
 
 
 @dataclass
@@ -92,6 +111,16 @@ class _Repo:
     full_name: str
     pulls: list[dict[str, Any]] = field(default_factory=list)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    workflows: dict[str, list[str]] = field(default_factory=dict)  # file -> declared inputs
+    dispatches: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _JenkinsJob:
+    name: str
+    user: str
+    api_token: str
+    builds: list[dict[str, str]] = field(default_factory=list)
 
 
 class ForgeServer:
@@ -103,6 +132,8 @@ class ForgeServer:
         self.faults: list[Fault] = []
         self.projects: dict[str, _Project] = {}
         self.repos: dict[str, _Repo] = {}
+        self.jenkins_jobs: dict[str, _JenkinsJob] = {}
+        self.jenkins_crumb = "5f0c1b2e9d6a4c3b8e7f6a5d4c3b2a19"
         self._ids = 100
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -132,6 +163,35 @@ class ForgeServer:
 
     def add_github_repo(self, full_name: str) -> None:
         self.repos[full_name] = _Repo(id=self._next_id(), full_name=full_name)
+
+    def add_gitlab_trigger(self, path: str, token: str) -> None:
+        """A pipeline trigger token of the project (Settings > CI/CD > Pipeline triggers)."""
+        self.projects[path].trigger_tokens.add(token)
+
+    def add_github_workflow(self, full_name: str, workflow: str, *, inputs: list[str]) -> None:
+        """A workflow file with `on: workflow_dispatch` declaring these inputs."""
+        self.repos[full_name].workflows[workflow] = list(inputs)
+
+    def add_jenkins_job(self, name: str, *, user: str, api_token: str) -> None:
+        """A parameterised job (folders with /) that user may build with that API token."""
+        self.jenkins_jobs[name] = _JenkinsJob(name, user, api_token)
+
+    def gitlab_pipelines(self, path: str) -> list[dict[str, Any]]:
+        return self.projects[path].pipelines
+
+    def github_dispatches(self, full_name: str) -> list[dict[str, Any]]:
+        return self.repos[full_name].dispatches
+
+    def jenkins_builds(self, name: str) -> list[dict[str, str]]:
+        return self.jenkins_jobs[name].builds
+
+    def pipelines_started(self) -> int:
+        """Every pipeline, run or build started so far, on any of the three systems."""
+        return (
+            sum(len(p.pipelines) for p in self.projects.values())
+            + sum(len(r.dispatches) for r in self.repos.values())
+            + sum(len(j.builds) for j in self.jenkins_jobs.values())
+        )
 
     def fail(
         self,
@@ -192,12 +252,19 @@ class ForgeServer:
         with self._lock:
             self.requests.append(request)
             github = not request.path.startswith("/api/v4/")
+            jenkins = request.segments[0] in ("job", "crumbIssuer")
             fault = self._take_fault(request)
+            if fault is not None and jenkins:
+                return fault.status, Reply(b"<html><body>Error</body></html>", {}, "text/html")
             if fault is not None:
                 defaults = GITHUB_ERRORS if github else GITLAB_ERRORS
                 if fault.body is not None:
                     return fault.status, fault.body
                 return fault.status, defaults.get(fault.status, {"message": "error"})
+            if jenkins:
+                return self._jenkins(request)
+            if request.segments[-2:] == ("trigger", "pipeline") and not github:
+                return self._gitlab_trigger(request)  # the trigger token is the credential
             if not self._authorized(request, github=github):
                 return 401, (GITHUB_ERRORS if github else GITLAB_ERRORS)[401]
             if github:
@@ -291,6 +358,75 @@ class ForgeServer:
             return 200, found[0]
         return 404, {"message": "404 Note Not Found"}
 
+    def _gitlab_trigger(self, request: Request) -> tuple[int, Any]:
+        project = self._project(request.segments[3]) if len(request.segments) > 3 else None
+        form = request.body if isinstance(request.body, dict) else {}
+        if request.method != "POST" or project is None:
+            return 404, {"message": "404 Not Found"}
+        if form.get("token") not in project.trigger_tokens:
+            return 404, {"message": "404 Not Found"}  # GitLab hides the project from bad tokens
+        if not form.get("ref"):
+            return 400, {"error": "ref is missing"}
+        variables = {
+            key[len("variables[") : -1]: value
+            for key, value in form.items()
+            if key.startswith("variables[") and key.endswith("]")
+        }
+        number = self._next_id()
+        pipeline = {
+            "id": number,
+            "iid": len(project.pipelines) + 1,
+            "project_id": project.id,
+            "sha": "a91957a858320c0e17f3a0eca7cfacbff50ea29a",
+            "ref": form["ref"],
+            "status": "created",
+            "source": "trigger",
+            "created_at": NOW,
+            "updated_at": NOW,
+            "web_url": f"{self.url}/{project.path}/-/pipelines/{number}",
+            "variables": variables,
+        }
+        project.pipelines.append(pipeline)
+        return 201, {k: v for k, v in pipeline.items() if k != "variables"}
+
+    # -- Jenkins -------------------------------------------------------------------------
+    def _jenkins(self, request: Request) -> tuple[int, Any]:
+        parts = list(request.segments)
+        if parts[0] == "crumbIssuer":
+            if self._jenkins_user(request) is None:
+                return 401, Reply(b"Invalid password/token for user", {}, "text/html")
+            return 200, {
+                "_class": "hudson.security.csrf.DefaultCrumbIssuer",
+                "crumb": self.jenkins_crumb,
+                "crumbRequestField": "Jenkins-Crumb",
+            }
+        if len(parts) < 3 or parts[-1] != "buildWithParameters" or request.method != "POST":
+            return 404, Reply(b"<html><body>Not Found</body></html>", {}, "text/html")
+        name = "/".join(parts[1:-1:2])
+        job = self.jenkins_jobs.get(name)
+        user = self._jenkins_user(request)
+        if job is None:
+            return 404, Reply(b"<html><body>Not Found</body></html>", {}, "text/html")
+        if user is None:
+            return 401, Reply(b"Invalid password/token for user", {}, "text/html")
+        if user != job.user:
+            denied = f"{user} is missing the Job/Build permission".encode()
+            return 403, Reply(denied, {}, "text/html")
+        if request.headers.get("jenkins-crumb") not in (None, self.jenkins_crumb):
+            return 403, Reply(b"No valid crumb was included in the request", {}, "text/html")
+        params = request.body if isinstance(request.body, dict) else {}
+        job.builds.append(dict(params))
+        queue = f"{self.url}/queue/item/{self._next_id()}/"
+        return 201, Reply(b"", {"Location": queue})
+
+    def _jenkins_user(self, request: Request) -> str | None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        user, _, token = base64.b64decode(value).decode().partition(":")
+        known = {(j.user, j.api_token) for j in self.jenkins_jobs.values()}
+        return user if (user, token) in known else None
+
     # -- GitHub REST -------------------------------------------------------------------
     def _github(self, request: Request) -> tuple[int, Any]:
         parts = list(request.segments)
@@ -300,6 +436,8 @@ class ForgeServer:
         if repo is None:
             return 404, GITHUB_ERRORS[404]
         rest, method = parts[3:], request.method
+        if len(rest) == 4 and rest[:2] == ["actions", "workflows"] and rest[3] == "dispatches":
+            return self._github_dispatch(repo, rest[2], request)
         if rest == ["pulls"] and method == "GET":
             return 200, [p for p in repo.pulls if _github_matches(p, request.query)]
         if rest == ["pulls"] and method == "POST":
@@ -321,6 +459,28 @@ class ForgeServer:
                         comment["updated_at"] = GITHUB_NOW
                         return 200, comment
         return 404, GITHUB_ERRORS[404]
+
+    def _github_dispatch(self, repo: _Repo, workflow: str, request: Request) -> tuple[int, Any]:
+        if request.method != "POST" or workflow not in repo.workflows:
+            return 404, GITHUB_ERRORS[404]
+        body = request.body if isinstance(request.body, dict) else {}
+        docs = f"{DOCS}/actions/workflows#create-a-workflow-dispatch-event"
+        if not body.get("ref"):
+            return 422, {
+                "message": 'Invalid request.\n\n"ref" wasn\'t supplied.',
+                "documentation_url": docs,
+                "status": "422",
+            }
+        inputs = body.get("inputs") or {}
+        unexpected = sorted(set(inputs) - set(repo.workflows[workflow]))
+        if unexpected:
+            return 422, {
+                "message": f"Unexpected inputs provided: {json.dumps(unexpected)}",
+                "documentation_url": docs,
+                "status": "422",
+            }
+        repo.dispatches.append({"workflow": workflow, "ref": body["ref"], "inputs": inputs})
+        return 204, Reply(b"", {})
 
     def _github_create_pull(self, repo: _Repo, body: dict[str, Any]) -> tuple[int, Any]:
         owner = repo.full_name.split("/")[0]
@@ -606,11 +766,15 @@ def _handler_for(server: ForgeServer) -> type[BaseHTTPRequestHandler]:
                 Request(self.command, split.path, segments, query, headers, body)
             )
             extra: dict[str, str] = {}
+            content_type = "application/json; charset=utf-8"
             if self.command == "GET" and status == 200 and isinstance(document, list):
                 document, extra = _paginate(server.url + split.path, query, document)
-            data = json.dumps(document).encode()
+            if isinstance(document, Reply):
+                data, extra, content_type = document.body, document.headers, document.content_type
+            else:
+                data = json.dumps(document).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             for name, value in extra.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))

@@ -1,0 +1,352 @@
+"""`ci-plugins monitor` against a real Prometheus, a real environment repo and the local
+forge server: degraded 2 of 3 triggers once, the cooldown and a concurrent run trigger
+nothing, healthy and no-data trigger nothing, and a failed trigger records nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import CliRunner, clean_env
+from tests.integration.monitor.conftest import (
+    ANCHOR,
+    JENKINS_JOB,
+    JENKINS_TOKEN,
+    MODEL_PROJECT,
+    MODEL_REPO,
+    TOKEN,
+    TRIGGER_TOKEN,
+)
+from tests.support.envrepo import git, remote_head, seed_files
+from tests.support.forge_server import ForgeServer
+from tests.support.prometheus import BackfilledPrometheus
+
+RELEASE = {
+    "apiVersion": "ci-plugins/v1",
+    "kind": "Release",
+    "app": "digits",
+    "environment": "prod",
+    "model": {"version": "7", "digest": "sha256:" + "b" * 64},
+    "metrics": {"accuracy": 0.97},
+}
+TAGS = "refs/tags/ci-plugins/retrain/prod/digits/"
+
+
+def config(
+    tmp_path: Path,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+    *,
+    scenario: str,
+    trigger: dict[str, Any] | None = None,
+    **monitor: Any,
+) -> Path:
+    section: dict[str, Any] = {
+        "prometheus": prometheus.url,
+        "window": "60s",
+        "violations": {"m": 2, "n": 3},
+        "cooldown": "1h",
+        "metrics": {
+            "live_accuracy": {"query": f'live_accuracy{{scenario="{scenario}"}}', "min": 0.9},
+        },
+        "trigger": trigger
+        or {"forge": "gitlab", "url": forge.url, "project": MODEL_PROJECT, "ref": "main"},
+    }
+    section.update(monitor)
+    data = {
+        "app": "digits",
+        "env_repo": {"url": str(env_repo)},
+        "environments": {"prod": {"namespace": "ml-prod"}},
+        "monitor": section,
+    }
+    path = tmp_path / "ci-plugins.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def seed_release(env_repo: Path) -> str:
+    return seed_files(
+        env_repo,
+        {
+            "environments/prod/digits/release.yaml": yaml.safe_dump(RELEASE),
+            "environments/prod/digits/manifests/deployment-digits.yaml": "kind: Deployment\n",
+        },
+    )
+
+
+def decision_tags(env_repo: Path) -> list[str]:
+    return git("for-each-ref", "--format=%(refname)", TAGS, cwd=env_repo).split()
+
+
+def monitor(cli: CliRunner, *extra: str, env: dict[str, str] | None = None) -> Any:
+    variables = {"CI_PLUGINS_GITLAB_TRIGGER_TOKEN": TRIGGER_TOKEN, **(env or {})}
+    return cli("monitor", "--env", "prod", "--at", str(ANCHOR), "--json", *extra, env=variables)
+
+
+def test_degraded_in_2_of_3_windows_triggers_retraining_once(
+    tmp_path: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+) -> None:
+    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
+    head = seed_release(env_repo)
+
+    first = monitor(cli, "--report-dir", "reports")
+
+    assert first.exit_code == 0, first.stderr
+    result = first.json
+    assert (result["verdict"], result["triggered"]) == ("degraded", True)
+    [pipeline] = forge.gitlab_pipelines(MODEL_PROJECT)
+    assert result["pipeline"] == pipeline["web_url"]
+    assert pipeline["ref"] == "main"
+    assert pipeline["variables"]["CI_PLUGINS_TRIGGERED_BY"] == "monitor"
+    assert pipeline["variables"]["CI_PLUGINS_TRIGGER_ENV"] == "prod"
+    reason = pipeline["variables"]["CI_PLUGINS_TRIGGER_REASON"]
+    assert "2 of the last 3 windows of 60s" in reason
+    assert "live_accuracy 0.82 < min 0.9, 0.8 < min 0.9" in reason
+    assert [w["status"] for w in result["windows"]] == ["violated", "violated", "ok"]
+    assert [w["readings"][0]["value"] for w in result["windows"]] == pytest.approx(
+        [0.82, 0.80, 0.97]
+    )
+    assert [w["end"] for w in result["windows"]] == [ANCHOR, ANCHOR - 60, ANCHOR - 120]
+    # The decision is a tag on the release's commit; the branch did not move.
+    assert decision_tags(env_repo) == [TAGS + "1"]
+    assert pipeline["variables"]["CI_PLUGINS_TRIGGER_RECORD"] == TAGS + "1"
+    assert git("rev-parse", TAGS + "1^{commit}", cwd=env_repo).strip() == head
+    assert remote_head(env_repo) == head
+    markdown = (tmp_path / "reports" / "monitor-report.md").read_text()
+    assert "| 0 |" in markdown
+    assert "0.82" in markdown
+    assert "≥ 0.9" in markdown
+    assert "started retraining" in markdown
+
+    second = monitor(cli)
+
+    assert second.exit_code == 1, second.stderr
+    assert (second.json["verdict"], second.json["triggered"]) == ("degraded", False)
+    assert second.json["pipeline"] is None
+    assert "not triggered" in second.stderr
+    assert "cooldown lasts until" in second.stderr
+    assert len(forge.gitlab_pipelines(MODEL_PROJECT)) == 1
+    assert decision_tags(env_repo) == [TAGS + "1"]
+
+
+def test_a_decision_older_than_the_cooldown_allows_the_next_trigger(
+    tmp_path: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+) -> None:
+    config(tmp_path, env_repo, prometheus, forge, scenario="degraded", cooldown="1s")
+    seed_release(env_repo)
+    assert monitor(cli).exit_code == 0
+    subprocess.run(["sleep", "1.2"], check=True)  # past the one-second cooldown
+
+    again = monitor(cli)
+
+    assert again.exit_code == 0, again.stderr
+    assert len(forge.gitlab_pipelines(MODEL_PROJECT)) == 2
+    assert decision_tags(env_repo) == [TAGS + "1", TAGS + "2"]
+
+
+def test_concurrent_runs_trigger_once(
+    tmp_path: Path, env_repo: Path, prometheus: BackfilledPrometheus, forge: ForgeServer
+) -> None:
+    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
+    seed_release(env_repo)
+    argv = [sys.executable, "-m", "ci_plugins", "monitor", "--env", "prod", "--at", str(ANCHOR)]
+    env = clean_env({"CI_PLUGINS_GITLAB_TRIGGER_TOKEN": TRIGGER_TOKEN})
+    runs = [
+        subprocess.Popen(
+            argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    logs = [run.communicate(timeout=120)[1] for run in runs]
+    codes = sorted(run.returncode for run in runs)
+
+    assert codes == [0, 1, 1], logs
+    assert sum("not triggered" in log for log in logs) == 2
+    assert len(forge.gitlab_pipelines(MODEL_PROJECT)) == 1
+    assert decision_tags(env_repo) == [TAGS + "1"]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "exit_code", "verdict", "words"),
+    [
+        pytest.param("healthy", 0, "ok", "is ok; nothing triggered", id="healthy"),
+        pytest.param("one-dip", 0, "ok", "is ok; nothing triggered", id="1-of-3"),
+        pytest.param("gap", 0, "ok", "1 window(s) without data", id="one-empty-window"),
+        pytest.param("silent", 1, "no-data", "no data: none of the last 3 windows", id="none"),
+        pytest.param("recent-silence", 1, "no-data", "no data", id="old-data-only"),
+    ],
+)
+def test_nothing_is_triggered_unless_degraded(
+    tmp_path: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+    scenario: str,
+    exit_code: int,
+    verdict: str,
+    words: str,
+) -> None:
+    config(tmp_path, env_repo, prometheus, forge, scenario=scenario)
+    seed_release(env_repo)
+
+    result = monitor(cli)
+
+    assert result.exit_code == exit_code, result.stderr
+    assert (result.json["verdict"], result.json["triggered"]) == (verdict, False)
+    assert words in result.stderr
+    assert forge.pipelines_started() == 0
+    assert decision_tags(env_repo) == []
+
+
+def test_no_data_windows_are_reported_as_such(
+    tmp_path: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+) -> None:
+    config(tmp_path, env_repo, prometheus, forge, scenario="gap")
+    seed_release(env_repo)
+
+    windows = monitor(cli).json["windows"]
+
+    assert [w["status"] for w in windows] == ["ok", "no-data", "ok"]
+    assert windows[1]["readings"][0]["value"] is None
+
+
+def test_any_metric_breaking_its_bound_counts_for_the_window(
+    tmp_path: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+) -> None:
+    metrics = {
+        "live_accuracy": {"query": 'live_accuracy{scenario="degraded"}', "min": 0.81},
+        "drift": {
+            "query": 'max_over_time(prediction_drift{scenario="degraded"}[{window}])',
+            "max": 0.2,
+        },
+    }
+    config(tmp_path, env_repo, prometheus, forge, scenario="degraded", metrics=metrics)
+    seed_release(env_repo)
+
+    result = monitor(cli)
+
+    # Window 0: accuracy 0.82 is fine, drift 0.05; window 1: accuracy 0.80 and drift 0.40.
+    assert [w["status"] for w in result.json["windows"]] == ["ok", "violated", "ok"]
+    assert result.json["verdict"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("trigger", "variable_env"),
+    [
+        pytest.param(
+            {"forge": "github", "repo": MODEL_REPO, "workflow": "ml.yml", "ref": "main"},
+            {"CI_PLUGINS_GITHUB_TOKEN": TOKEN},
+            id="github-workflow-dispatch",
+        ),
+        pytest.param(
+            {"forge": "jenkins", "job": JENKINS_JOB},
+            {"CI_PLUGINS_JENKINS_USER": "monitor-bot", "CI_PLUGINS_JENKINS_TOKEN": JENKINS_TOKEN},
+            id="jenkins-build-with-parameters",
+        ),
+    ],
+)
+def test_github_and_jenkins_pipelines_are_started_with_the_reason(
+    tmp_path: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+    trigger: dict[str, Any],
+    variable_env: dict[str, str],
+) -> None:
+    trigger = {**trigger, "url": forge.url}
+    config(tmp_path, env_repo, prometheus, forge, scenario="degraded", trigger=trigger)
+    seed_release(env_repo)
+
+    result = monitor(cli, env={"GITHUB_SERVER_URL": "https://github.example", **variable_env})
+
+    assert result.exit_code == 0, result.stderr
+    if trigger["forge"] == "github":
+        [started] = forge.github_dispatches(MODEL_REPO)
+        assert started["ref"] == "main"
+        values = started["inputs"]
+        assert result.json["pipeline"].startswith("https://github.example/acme/digits/actions")
+    else:
+        [values] = forge.jenkins_builds(JENKINS_JOB)
+        assert result.json["pipeline"].startswith(f"{forge.url}/queue/item/")
+    assert values["CI_PLUGINS_TRIGGERED_BY"] == "monitor"
+    assert "2 of the last 3 windows" in values["CI_PLUGINS_TRIGGER_REASON"]
+    assert decision_tags(env_repo) == [TAGS + "1"]
+
+
+@pytest.mark.parametrize(
+    ("status", "exit_code", "words"),
+    [
+        pytest.param(401, 2, "check CI_PLUGINS_GITLAB_TRIGGER_TOKEN", id="401-names-token"),
+        pytest.param(502, 3, "gave up after 3 attempts", id="5xx-retried-then-3"),
+    ],
+)
+def test_a_failed_trigger_records_no_decision(
+    tmp_path: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+    status: int,
+    exit_code: int,
+    words: str,
+) -> None:
+    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
+    head = seed_release(env_repo)
+    forge.fail(status, path_contains="/trigger/pipeline", times=5)
+
+    result = monitor(cli)
+
+    assert result.exit_code == exit_code, result.stderr
+    assert words in result.stderr
+    assert TRIGGER_TOKEN not in result.stderr + result.stdout
+    attempts = [r for r in forge.requests if r.path.endswith("/trigger/pipeline")]
+    assert len(attempts) == (3 if status >= 500 else 1)
+    assert forge.pipelines_started() == 0
+    assert decision_tags(env_repo) == []
+    assert remote_head(env_repo) == head
+    # Once the forge answers again, the next run triggers.
+    forge.faults.clear()
+    assert monitor(cli).exit_code == 0
+    assert len(forge.gitlab_pipelines(MODEL_PROJECT)) == 1
+
+
+def test_a_wrong_trigger_token_is_bad_input_naming_the_variable(
+    tmp_path: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+) -> None:
+    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
+    seed_release(env_repo)
+
+    result = monitor(cli, env={"CI_PLUGINS_GITLAB_TRIGGER_TOKEN": "glptt-wrong-0000000000"})
+
+    assert result.exit_code == 2, result.stderr
+    assert "HTTP 404" in result.stderr
+    assert "CI_PLUGINS_GITLAB_TRIGGER_TOKEN" in result.stderr
+    assert decision_tags(env_repo) == []
