@@ -35,3 +35,17 @@ def actor(environ: Mapping[str, str]) -> str:
         if environ.get(name):
             return environ[name]
     return "ci-plugins"
+
+
+def trigger_cause(environ: Mapping[str, str]) -> dict[str, str] | None:
+    """Why this pipeline runs when `ci-plugins monitor` started it (CI_PLUGINS_TRIGGER_*
+    variables, GitHub inputs mapped to the same names), else None."""
+    by = environ.get("CI_PLUGINS_TRIGGERED_BY", "").strip()
+    if not by:
+        return None
+    return {
+        "by": by,
+        "reason": environ.get("CI_PLUGINS_TRIGGER_REASON", "").strip(),
+        "environment": environ.get("CI_PLUGINS_TRIGGER_ENV", "").strip(),
+        "record": environ.get("CI_PLUGINS_TRIGGER_RECORD", "").strip(),
+    }

@@ -79,10 +79,14 @@ class Window:
 
 
 def promql_duration(seconds: float) -> str:
-    """A Prometheus duration for seconds: `3600s`, or `1500ms` below whole seconds."""
-    if float(seconds).is_integer():
-        return f"{int(seconds)}s"
-    return f"{round(seconds * 1000)}ms"
+    """A Prometheus duration for seconds in its largest whole unit: `1h`, `90s`, `1500ms`."""
+    if not float(seconds).is_integer():
+        return f"{round(seconds * 1000)}ms"
+    whole = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole and whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
 
 
 def render_query(metric: MonitorMetric, *, window: float, labels: Mapping[str, str]) -> str:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci_plugins import ci_system as ci_vars
 from ci_plugins.config.models import GatePolicy, load_policy
 from ci_plugins.errors import InputError
 from ci_plugins.gate.rules import Check, evaluate
@@ -33,14 +34,18 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     checks = evaluate(policy, metrics, baseline=baseline.metrics if baseline else None)
     failed = [check for check in checks if not check.passed]
     verdict = "failed" if failed else "passed"
+    cause = ci_vars.trigger_cause(ctx.out.environ)
     data = {
         "verdict": verdict,
         "advisory": options.advisory,
         "baseline": baseline.source if baseline else None,
         "checks": [check.as_json() for check in checks],
         "metrics": metrics,
+        "triggered_by": cause,
     }
-    summary = render_markdown(checks, verdict=verdict, baseline=baseline, advisory=options.advisory)
+    summary = render_markdown(
+        checks, verdict=verdict, baseline=baseline, advisory=options.advisory, cause=cause
+    )
     outputs = {"gate_verdict": verdict}
     if options.report_dir:
         write_reports(
@@ -139,11 +144,20 @@ def _rule_text(check: Check) -> str:
 
 
 def render_markdown(
-    checks: list[Check], *, verdict: str, baseline: Baseline | None, advisory: bool
+    checks: list[Check],
+    *,
+    verdict: str,
+    baseline: Baseline | None,
+    advisory: bool,
+    cause: dict[str, str] | None = None,
 ) -> str:
     """The table a reviewer wants in the merge request: value, bound, baseline, delta, result."""
     icon = "✅" if verdict == "passed" else ("⚠️" if advisory else "❌")
     lines = [f"### {icon} ci-plugins gate {verdict}" + (" (advisory)" if advisory else ""), ""]
+    if cause:  # a retraining started by `ci-plugins monitor` (#13)
+        why = cause["reason"] or "no reason given"
+        record = f" (decision `{cause['record']}`)" if cause["record"] else ""
+        lines += [f"Triggered by the {cause['by']}: {why}{record}.", ""]
     if baseline is None:
         lines.append("Baseline: none recorded yet (first release); baseline rules pass.")
     else:

@@ -110,7 +110,7 @@ def test_degraded_in_2_of_3_windows_triggers_retraining_once(
     assert pipeline["variables"]["CI_PLUGINS_TRIGGERED_BY"] == "monitor"
     assert pipeline["variables"]["CI_PLUGINS_TRIGGER_ENV"] == "prod"
     reason = pipeline["variables"]["CI_PLUGINS_TRIGGER_REASON"]
-    assert "2 of the last 3 windows of 60s" in reason
+    assert "2 of the last 3 windows of 1m" in reason
     assert "live_accuracy 0.82 < min 0.9, 0.8 < min 0.9" in reason
     assert [w["status"] for w in result["windows"]] == ["violated", "violated", "ok"]
     assert [w["readings"][0]["value"] for w in result["windows"]] == pytest.approx(
