@@ -58,7 +58,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     monitor = _monitor_section(config)
     trigger = _trigger_section(monitor)
     env, app = check_env(options.env), check_app(options.app or config.app)
-    url = _prometheus_url(options, monitor)
+    url = _prometheus_url(options, config, monitor)
     end = _end_time(options.at)
     creds = pipeline_trigger.credentials(trigger, ctx.out.environ)
     _check_retention(url, monitor, ctx)
@@ -227,13 +227,16 @@ def _trigger_section(monitor: MonitorConfig) -> TriggerConfig:
     return monitor.trigger
 
 
-def _prometheus_url(options: Options, monitor: MonitorConfig) -> str:
-    url = options.prometheus or monitor.prometheus
+def _prometheus_url(options: Options, config: Config, monitor: MonitorConfig) -> str:
+    # One Prometheus for monitor and canary analysis: analysis.prometheus, where the config
+    # has that section, is the fallback (ARCHITECTURE: "shared with analysis:").
+    analysis = getattr(config, "analysis", None)
+    url = options.prometheus or monitor.prometheus or getattr(analysis, "prometheus", None)
     if not url:
         raise InputError(
             "no Prometheus to read the live metrics from",
-            hint="set monitor.prometheus in ci-plugins.yaml, or --prometheus / "
-            "CI_PLUGINS_PROMETHEUS",
+            hint="set monitor.prometheus (or analysis.prometheus) in ci-plugins.yaml, or "
+            "--prometheus / CI_PLUGINS_PROMETHEUS",
         )
     return url
 
