@@ -10,6 +10,7 @@ push succeeds; the other reads the winner's record and starts nothing.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,8 +38,9 @@ class Decision:
     def when(self) -> str:
         return datetime.fromtimestamp(self.decided_at, UTC).isoformat(timespec="seconds")
 
-    def message(self) -> str:
+    def message(self, *, run: str) -> str:
         data = {
+            "run": run,
             "decided_at": self.when,
             "decided_at_unix": round(self.decided_at, 3),
             "reason": self.reason,
@@ -78,9 +80,10 @@ def claim(repo: EnvRepoCheckout, env: str, app: str, decision: Decision) -> bool
     identity = []
     if not repo.git.run("config", "user.email", check=False).stdout.strip():
         identity = ["-c", "user.name=ci-plugins", "-c", "user.email=ci-plugins@localhost"]
-    repo.git.run(
-        *identity, "tag", "-a", "-F", "-", "--", _short(tag), "HEAD", input=decision.message()
-    )
+    # A run id makes every claim a distinct tag object: two runs with the same record must
+    # not both see their push of an identical tag succeed.
+    message = decision.message(run=uuid.uuid4().hex)
+    repo.git.run(*identity, "tag", "-a", "-F", "-", "--", _short(tag), "HEAD", input=message)
     try:
         repo.git.push(f"{tag}:{tag}")
     except PushRejectedError:

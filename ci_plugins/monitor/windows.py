@@ -93,12 +93,11 @@ def render_query(metric: MonitorMetric, *, window: float, labels: Mapping[str, s
     """The query with {window}, {app}, {env}, {model_version} filled in; a bare metric
     selector is averaged over the window so that a window without samples has no value."""
     text = metric.query.strip()
+    for name, value in labels.items():
+        text = text.replace("{" + name + "}", value)
     if "{window}" not in text and _BARE_SELECTOR.fullmatch(text):
         text = f"avg_over_time({text}[{{window}}])"
-    values = {"window": promql_duration(window), **labels}
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", value)
-    return text
+    return text.replace("{window}", promql_duration(window))
 
 
 def read_windows(
