@@ -350,3 +350,28 @@ def test_a_wrong_trigger_token_is_bad_input_naming_the_variable(
     assert "HTTP 404" in result.stderr
     assert "CI_PLUGINS_GITLAB_TRIGGER_TOKEN" in result.stderr
     assert decision_tags(env_repo) == []
+
+
+def test_monitor_imports_neither_tensorflow_nor_the_emulator(
+    tmp_path: Path, env_repo: Path, prometheus: BackfilledPrometheus, forge: ForgeServer
+) -> None:
+    config(tmp_path, env_repo, prometheus, forge, scenario="healthy")
+    seed_release(env_repo)
+    argv = ["monitor", "--env", "prod", "--at", str(ANCHOR)]
+    code = (
+        "import sys; from ci_plugins.cli import main; "
+        f"rc = main({argv!r}); "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
+        "assert not [m for m in sys.modules if m.startswith(('kmock', 'ci_plugins_emulator'))]; "
+        "sys.exit(rc)"
+    )
+    env = clean_env({"CI_PLUGINS_GITLAB_TRIGGER_TOKEN": TRIGGER_TOKEN})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
