@@ -120,10 +120,20 @@ def _act(
             trigger, creds, variables, environ=ctx.out.environ, clock=ctx.clock
         )
     except CiPluginsError:
-        decisions.withdraw(repo, env, app, decision.number)
-        ctx.out.warn("the pipeline did not start; the decision record was withdrawn")
+        _withdraw(ctx, repo, judged, decision.number)
         raise
     return _result(ctx, options, judged, triggered=started, note="")
+
+
+def _withdraw(ctx: StepContext, repo: EnvRepoCheckout, judged: _Judgement, number: int) -> None:
+    """The pipeline did not start: take our decision back, so the next run tries again."""
+    tag = decisions.tag_name(judged.env, judged.app, number)
+    try:
+        decisions.withdraw(repo, judged.env, judged.app, number)
+    except CiPluginsError as exc:  # keep the trigger's error, which says what to fix
+        ctx.out.warn(f"could not delete the decision record {tag} ({exc}); delete it by hand")
+        return
+    ctx.out.warn(f"the pipeline did not start; the decision record {tag} was withdrawn")
 
 
 def _result(
