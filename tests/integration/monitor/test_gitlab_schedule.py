@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import REPO
 from tests.integration.monitor.conftest import ANCHOR, MODEL_PROJECT, TRIGGER_TOKEN
 from tests.integration.monitor.test_monitor_cli import RELEASE, decision_tags
 from tests.support.envrepo import seed_files
@@ -80,3 +81,28 @@ def test_the_monitor_job_runs_only_in_the_monitor_schedule(
 
     assert "monitor-prod" not in on_push.output, str(on_push)
     assert "monitor-prod" in in_schedule.output, str(in_schedule)
+
+
+def test_the_documented_include_rules_keep_the_model_pipeline_out_of_the_schedule(
+    tmp_path: Path,
+) -> None:
+    ci = (
+        "stages: [build, test, deploy]\n"
+        "include:\n"
+        "  - local: pipelines/gitlab/templates/pipeline.yml\n"
+        '    rules: [{if: $CI_PLUGINS_SCHEDULE != "monitor"}]\n'
+        "  - local: pipelines/gitlab/templates/monitor.yml\n"
+        "    inputs: {env: prod}\n"
+    )
+    assert ci.split("\n", 1)[1] in (REPO / "docs/monitor.md").read_text(encoding="utf-8").replace(
+        "\n  ", "\n"
+    ).replace("   # your usual ci-plugins include", "")
+    repo = make_project(tmp_path / "p", ["pipelines/gitlab"], {".gitlab-ci.yml": ci})
+
+    on_push = gitlab_ci_local(repo, "--list").output
+    in_schedule = gitlab_ci_local(repo, "--list", variables=SCHEDULE).output
+
+    assert "train" in on_push
+    assert "monitor-prod" not in on_push
+    assert "monitor-prod" in in_schedule
+    assert "train" not in in_schedule
