@@ -22,7 +22,7 @@ from tests.integration.monitor.conftest import (
     TOKEN,
     TRIGGER_TOKEN,
 )
-from tests.support.envrepo import git, remote_head, seed_files
+from tests.support.envrepo import git, install_hook, remote_head, seed_files
 from tests.support.forge_server import ForgeServer
 from tests.support.prometheus import BackfilledPrometheus
 
@@ -375,3 +375,47 @@ def test_monitor_imports_neither_tensorflow_nor_the_emulator(
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+# Plays the other monitor run of a race: when our decision tag arrives, it creates that tag
+# first (outside the push's quarantine), so our push is refused as a real loser's would be.
+RACING_RUN = r"""
+while read old new ref; do
+  case "$ref" in
+    refs/tags/ci-plugins/retrain/*)
+      [ -f "$GIT_DIR/raced" ] && continue
+      touch "$GIT_DIR/raced"
+      commit=$(git rev-parse refs/heads/main)
+      body=$(printf 'other run\n\ndecided_at_unix: %s\nreason: the other run saw it too\n' \
+        "$(date +%s)")
+      (unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+       printf '%s\n' "$body" | git -c user.name=other -c user.email=o@example.com \
+         tag -a -F - "${ref#refs/tags/}" "$commit")
+      ;;
+  esac
+done
+exit 0
+"""
+
+
+def test_the_loser_of_a_race_for_the_decision_reads_the_winners_and_triggers_nothing(
+    tmp_path: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+) -> None:
+    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
+    seed_release(env_repo)
+    install_hook(env_repo, "pre-receive", RACING_RUN)
+
+    result = monitor(cli)
+
+    assert result.exit_code == 1, result.stderr
+    assert "another monitor run recorded a decision first" in result.stderr
+    assert "(decision 1: the other run saw it too)" in result.stderr
+    assert result.json["triggered"] is False
+    assert forge.pipelines_started() == 0
+    assert decision_tags(env_repo) == [TAGS + "1"]
+    tagger = git("for-each-ref", "--format=%(taggername)", TAGS + "1", cwd=env_repo)
+    assert tagger.strip() == "other"
