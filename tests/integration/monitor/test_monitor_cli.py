@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -146,16 +147,19 @@ def test_a_decision_older_than_the_cooldown_allows_the_next_trigger(
     prometheus: BackfilledPrometheus,
     forge: ForgeServer,
 ) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario="degraded", cooldown="1s")
-    seed_release(env_repo)
-    assert monitor(cli).exit_code == 0
-    subprocess.run(["sleep", "1.2"], check=True)  # past the one-second cooldown
+    config(tmp_path, env_repo, prometheus, forge, scenario="degraded", cooldown="1h")
+    head = seed_release(env_repo)
+    two_hours_ago = time.time() - 7200
+    message = f"earlier\n\ndecided_at_unix: {two_hours_ago}\nreason: an earlier dip\n"
+    git("tag", "-a", "-m", message, "ci-plugins/retrain/prod/digits/1", head, cwd=env_repo)
 
     again = monitor(cli)
 
     assert again.exit_code == 0, again.stderr
-    assert len(forge.gitlab_pipelines(MODEL_PROJECT)) == 2
+    assert len(forge.gitlab_pipelines(MODEL_PROJECT)) == 1
     assert decision_tags(env_repo) == [TAGS + "1", TAGS + "2"]
+    variables = forge.gitlab_pipelines(MODEL_PROJECT)[0]["variables"]
+    assert variables["CI_PLUGINS_TRIGGER_RECORD"] == TAGS + "2"
 
 
 def test_concurrent_runs_trigger_once(
