@@ -63,11 +63,13 @@ def latest_decision(repo: EnvRepoCheckout, env: str, app: str) -> Decision | Non
     number = max(numbers)
     tag = tag_name(env, app, number)
     repo.git.run("fetch", "--quiet", "--no-tags", "origin", "--", f"+{tag}:{tag}")
-    body = repo.git.run("tag", "-l", "--format=%(contents:body)", "--", _short(tag)).stdout
-    data = yaml.safe_load(body) or {}
+    fmt = "--format=%(taggerdate:unix)%00%(contents:body)"
+    tagged, _, body = repo.git.run("tag", "-l", fmt, "--", _short(tag)).stdout.partition("\0")
+    data = _record(body)
     return Decision(
         number=number,
-        decided_at=float(data.get("decided_at_unix", 0)),
+        # A record edited by hand may lack its time: the tag's own date then counts.
+        decided_at=float(data.get("decided_at_unix") or tagged.strip() or 0),
         reason=str(data.get("reason", "")),
         model_version=str(data.get("model_version", "")),
         trigger=dict(data.get("trigger") or {}),
@@ -107,6 +109,14 @@ def _numbers(repo: EnvRepoCheckout, env: str, app: str) -> list[int]:
         if ref.startswith(prefix) and suffix.isdigit():
             numbers.append(int(suffix))
     return numbers
+
+
+def _record(body: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(body)
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _short(tag: str) -> str:

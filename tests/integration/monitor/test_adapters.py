@@ -3,6 +3,7 @@ forge server, and the decision tags against a real bare repo; no test really wai
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,21 @@ def test_a_decision_number_can_be_claimed_once_and_withdrawn(env_repo: Path) -> 
         assert git("rev-parse", f"{tag}^{{commit}}", cwd=env_repo).strip() == head
         decision.withdraw(first, "prod", "digits", 1)
         assert decision.latest_decision(second, "prod", "digits") is None
+
+
+def test_a_decision_tag_made_by_hand_counts_from_its_tag_date(env_repo: Path) -> None:
+    head = seed_files(env_repo, {"environments/prod/digits/release.yaml": "kind: Release\n"})
+    git(
+        "tag",
+        "-a",
+        "-m",
+        "retrained by hand: [not yaml",
+        "ci-plugins/retrain/prod/digits/4",
+        head,
+        cwd=env_repo,
+    )
+    with checkout(str(env_repo)) as repo:
+        latest = decision.latest_decision(repo, "prod", "digits")
+    assert latest is not None
+    assert latest.number == 4
+    assert abs(latest.decided_at - time.time()) < 120
