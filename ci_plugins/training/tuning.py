@@ -1,0 +1,442 @@
+"""The hyper-parameter search before the final fit, on keras-tuner (train.tune).
+
+Imported only by the train runner (it imports Keras and keras-tuner at module level).
+The tuner's state lives in STATE_DIR/<key>/, where the key hashes everything that makes
+old trials comparable (space, objective, tuner, epochs, the model code and the data): a
+retried job reloads it and continues, and a changed space starts a new search instead of
+silently reusing old trials (keras-tuner reloads any project of the same name).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from ci_plugins.config.models import SearchParameter, TuneConfig
+from ci_plugins.errors import InputError
+from ci_plugins.output import Output
+from ci_plugins.step import Clock
+from ci_plugins.training.checkpoint import fingerprint
+from ci_plugins.training.progress import format_duration, format_metric
+from ci_plugins.training.read_tracker import ReadTracker
+from ci_plugins.training.spec import TrainSpec
+from ci_plugins.training.trials import SearchRecord, TrialRecord, best_of
+from ci_plugins.training.tune_plan import SearchSettings
+
+STATE_FILE = "ci-plugins-search.json"
+TUNERS = {
+    "bayesian": kt.BayesianOptimization,
+    "random": kt.RandomSearch,
+    "hyperband": kt.Hyperband,
+}
+
+BuildSpec = Callable[[Mapping[str, Any]], TrainSpec]
+
+
+class _Stop(Exception):
+    """A budget (trials, wall time) is spent: start no further trial."""
+
+
+def search(
+    settings: SearchSettings,
+    build: BuildSpec,
+    *,
+    strategy: Any,
+    out: Output,
+    clock: Clock,
+) -> SearchRecord:
+    """Run (or continue) the search; the values of its best trial, with every trial.
+
+    Raises InputError (2) before any trial for an objective the model does not report,
+    or when every trial failed; KeyboardInterrupt on SIGTERM (state kept for the rerun).
+    """
+    tune = settings.tune
+    probe = _probe(settings, build, out=out)
+    key = fingerprint({**settings.identity, **_search_identity(tune), "data": _data_digest(probe)})
+    project = settings.state_dir / key
+    state = _SearchState.load(project)
+    state.runs += 1
+    if state.trials:
+        out.info(f"continuing the search in {project}: {len(state.trials)} trials done before")
+    others = _other_searches(settings.state_dir, key)
+    if others:
+        out.info(f"ignoring {others} earlier search(es) in {settings.state_dir} (other space/data)")
+    tuner = _make_tuner(settings, build, strategy=strategy, key=key, state=state, out=out)
+    tuner.clock = clock
+    tuner.started = clock.time()
+    stopped = "search complete"
+    try:
+        with _quiet():
+            tuner.search(epochs=tune.epochs, verbose=0)
+    except _Stop as exc:
+        stopped = str(exc)
+    except KeyboardInterrupt:
+        out.info(
+            f"interrupted: the search state is in {project} ({len(state.trials)} of "
+            f"{tune.max_trials} trials done); the next run with it continues the search"
+        )
+        raise
+    record = _record(tuner, state, settings, key=key, stopped=stopped, unused=probe.unused)
+    if record.best_trial is None:
+        errors = [t.error for t in record.trials if t.error]
+        raise InputError(
+            f"train.tune: all {len(record.trials)} trials failed; the last: "
+            f"{errors[-1] if errors else 'no objective reported'}",
+            hint="run with --debug, or narrow train.tune.space",
+        )
+    out.info(
+        f"best trial {record.best_trial}: {tune.objective.metric} "
+        f"{format_metric(record.best_objective or math.nan)} with {_values_text(record.values)}"
+    )
+    return record
+
+
+@dataclass
+class _Probe:
+    spec: TrainSpec
+    unused: list[str]
+
+
+def _probe(settings: SearchSettings, build: BuildSpec, *, out: Output) -> _Probe:
+    """Build once with the first values: check the objective and the space before trials."""
+    tune = settings.tune
+    params = ReadTracker({**settings.params, **{n: _first(p) for n, p in tune.space.items()}})
+    spec = build(params)
+    if spec.fit is not None:
+        raise InputError(
+            "train.tune does not drive custom training loops (TrainSpec.fit) yet",
+            hint="tune a model trained by model.fit, or remove train.tune",
+        )
+    reported = _reported_metrics(spec, settings.batch_size)
+    if tune.objective.metric not in reported:
+        hint = "" if spec.validation is not None else "; val_ metrics need TrainSpec.validation"
+        raise InputError(
+            f"train.tune.objective.metric {tune.objective.metric!r} is not a metric the model "
+            f"reports; it reports {', '.join(reported)}{hint}",
+            hint="use one of those names (the best epoch of each trial counts)",
+        )
+    unused = sorted(set(tune.space) - params.read)
+    if unused:
+        out.warn(
+            f"train.tune.space: build(params) never reads {', '.join(unused)}; searching "
+            "them changes nothing (check the names in train.tune.space)"
+        )
+    return _Probe(spec, unused)
+
+
+def _reported_metrics(spec: TrainSpec, batch_size: int) -> list[str]:
+    """Names in the fit history: evaluate one batch for the compiled metrics' names."""
+    data = spec.validation if spec.validation is not None else spec.train
+    if isinstance(data, tuple | list) and len(data) == 2:
+        result = spec.model.evaluate(
+            data[0][:batch_size], data[1][:batch_size], verbose=0, return_dict=True
+        )
+    else:
+        result = spec.model.evaluate(data, steps=1, verbose=0, return_dict=True)
+    names = sorted(str(name) for name in result)
+    if spec.validation is not None:
+        names += [f"val_{name}" for name in names]
+    return names
+
+
+def _make_tuner(
+    settings: SearchSettings,
+    build: BuildSpec,
+    *,
+    strategy: Any,
+    key: str,
+    state: _SearchState,
+    out: Output,
+) -> Any:
+    tune = settings.tune
+    base = TUNERS[tune.tuner]
+    budget: dict[str, Any] = (
+        {"max_epochs": tune.epochs}
+        if tune.tuner == "hyperband"
+        else {"max_trials": tune.max_trials}
+    )
+    tuner_class = type(f"CiPlugins{base.__name__}", (_Hooks, base), {})
+    with _quiet():
+        tuner = tuner_class(
+            hypermodel=_HyperModel(settings, build),
+            objective=kt.Objective(tune.objective.metric, direction=tune.objective.direction),
+            seed=settings.seed,
+            directory=str(settings.state_dir),
+            project_name=key,
+            overwrite=False,
+            distribution_strategy=strategy,
+            # Failed trials are ours to judge (all failed = error), never keras-tuner's.
+            max_consecutive_failed_trials=tune.max_trials + 1,
+            **budget,
+            **tune.options,
+        )
+    tuner.settings, tuner.state, tuner.out = settings, state, out
+    return tuner
+
+
+class _HyperModel(kt.HyperModel):  # type: ignore[misc]
+    """Calls the user's build(params) with the trial's values; fits like a normal train."""
+
+    def __init__(self, settings: SearchSettings, build: BuildSpec) -> None:
+        super().__init__()
+        self.settings = settings
+        self.build_spec = build
+        self.spec: TrainSpec | None = None
+
+    def declare_hyperparameters(self, hp: Any) -> None:
+        for name, parameter in self.settings.tune.space.items():
+            _declare(hp, name, parameter)
+
+    def build(self, hp: Any) -> Any:
+        keras.utils.set_random_seed(self.settings.seed)
+        values = {**self.settings.params, **trial_values(hp.values)}
+        self.spec = self.build_spec(values)
+        return self.spec.model
+
+    def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
+        spec = self.spec
+        assert spec is not None
+        callbacks = [
+            *spec.callbacks,
+            *kwargs.pop("callbacks", []),
+            keras.callbacks.TerminateOnNaN(),
+        ]
+        data = _fit_inputs(spec.train, self.settings.batch_size)
+        validation = spec.validation
+        return model.fit(
+            **data,
+            validation_data=tuple(validation) if isinstance(validation, list) else validation,
+            callbacks=callbacks,
+            **kwargs,
+        )
+
+
+def _declare(hp: Any, name: str, p: SearchParameter) -> None:
+    if p.type == "choice":
+        hp.Choice(name, list(p.values or []))
+    elif p.type == "int":
+        step = int(p.step) if p.step is not None else None
+        hp.Int(name, int(p.min or 0), int(p.max or 0), step=step, sampling=p.sampling)
+    else:
+        hp.Float(name, float(p.min or 0), float(p.max or 0), step=p.step, sampling=p.sampling)
+
+
+def _first(p: SearchParameter) -> Any:
+    """The value the probe build uses: a choice's first option, else the range's start."""
+    if p.type == "choice":
+        return (p.values or [""])[0]
+    return int(p.min or 0) if p.type == "int" else float(p.min or 0)
+
+
+def trial_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's values without keras-tuner's own bookkeeping (Hyperband's tuner/...)."""
+    return {k: _plain(v) for k, v in values.items() if not k.startswith("tuner/")}
+
+
+class _Hooks:
+    """Budgets, one log line per trial and trial durations, around keras-tuner's loop."""
+
+    settings: SearchSettings
+    state: _SearchState
+    out: Output
+    clock: Clock
+    started: float
+    oracle: Any
+    trial_started = 0.0
+
+    def pre_create_trial(self) -> None:
+        tune = self.settings.tune
+        # Hyperband has no max_trials of its own: cap it here (a pending retry still runs).
+        hyperband = tune.tuner == "hyperband" and self._pending_retries() == 0
+        if hyperband and len(self.oracle.trials) >= tune.max_trials:
+            raise _Stop(f"max_trials {tune.max_trials} reached")
+        if tune.max_time is not None:
+            elapsed = self.clock.time() - self.started
+            seconds = [t["seconds"] for t in self.state.trials.values() if t.get("seconds")]
+            expected = sum(seconds) / len(seconds) if seconds else 0.0
+            if elapsed + expected > tune.max_time:
+                raise _Stop(
+                    f"max_time {format_duration(tune.max_time)}: {format_duration(elapsed)} "
+                    f"spent, a trial takes about {format_duration(expected)}"
+                )
+
+    def _configure_tensorboard_dir(self, callbacks: Any, trial: Any, execution: int = 0) -> None:
+        # keras-tuner imports the tensorboard package for every trial, only to patch
+        # TensorBoard callbacks; TensorFlow does not install it. Patch only when needed.
+        if any(type(c).__name__ == "TensorBoard" for c in callbacks):
+            super()._configure_tensorboard_dir(callbacks, trial, execution)  # type: ignore[misc]
+
+    def _pending_retries(self) -> int:
+        return len(getattr(self.oracle, "_retry_queue", []))
+
+    def on_trial_begin(self, trial: Any) -> None:
+        self.trial_started = self.clock.time()
+        super().on_trial_begin(trial)  # type: ignore[misc]
+
+    def on_trial_end(self, trial: Any) -> None:
+        super().on_trial_end(trial)  # type: ignore[misc]  # keras-tuner saves its state
+        seconds = round(self.clock.time() - self.trial_started, 3)
+        self.state.trials[trial.trial_id] = {"seconds": seconds, "run": self.state.runs}
+        self.state.save()
+        done = len(self.state.trials)
+        final = self.oracle.trials[trial.trial_id]  # end_trial may have failed it (NaN)
+        status = str(final.status).lower()
+        score = final.score
+        if status == "completed" and score is not None:
+            result = f"{self.settings.tune.objective.metric} {format_metric(score)}"
+        else:
+            result = f"{status} ({_last_line(final.message)})"
+        # Logged last: once a reader sees "trial N done", the state holds it.
+        self.out.info(
+            f"trial {trial.trial_id} done ({done}/{self.settings.tune.max_trials}): {result} "
+            f"with {_values_text(trial_values(trial.hyperparameters.values))}  "
+            f"{format_duration(seconds)}"
+        )
+
+
+class _SearchState:
+    """Our side of the state directory: job runs and per-trial durations."""
+
+    def __init__(self, path: Path, runs: int, trials: dict[str, dict[str, Any]]) -> None:
+        self.path, self.runs, self.trials = path, runs, trials
+
+    @classmethod
+    def load(cls, project: Path) -> _SearchState:
+        path = project / STATE_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(path, int(data["runs"]), dict(data["trials"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls(path, 0, {})
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staged = self.path.with_name(self.path.name + ".tmp")
+        staged.write_text(json.dumps({"runs": self.runs, "trials": self.trials}, indent=2))
+        os.replace(staged, self.path)
+
+
+def _record(
+    tuner: Any,
+    state: _SearchState,
+    settings: SearchSettings,
+    *,
+    key: str,
+    stopped: str,
+    unused: list[str],
+) -> SearchRecord:
+    tune = settings.tune
+    state.save()
+    trials = [_trial_record(trial, state) for _, trial in sorted(tuner.oracle.trials.items())]
+    best = best_of(trials, tune.objective.direction)
+    return SearchRecord(
+        source="search",
+        tuner=tune.tuner,
+        metric=tune.objective.metric,
+        direction=tune.objective.direction,
+        values=dict(best.values) if best else {},
+        max_trials=tune.max_trials,
+        epochs=tune.epochs,
+        best_trial=best.id if best else None,
+        best_objective=best.objective if best else None,
+        trials=trials,
+        stopped=stopped,
+        runs=state.runs,
+        key=key,
+        state_dir=str(settings.state_dir / key),
+        unused=unused,
+    )
+
+
+def _trial_record(trial: Any, state: _SearchState) -> TrialRecord:
+    status = str(trial.status).lower()
+    if status == "invalid":
+        status = "failed"
+    ours = state.trials.get(trial.trial_id, {})
+    score = trial.score if status == "completed" else None
+    return TrialRecord(
+        id=trial.trial_id,
+        values=trial_values(trial.hyperparameters.values),
+        objective=float(score) if score is not None else None,
+        status=status,
+        seconds=ours.get("seconds"),
+        best_epoch=(trial.best_step + 1) if trial.best_step is not None else None,
+        run=ours.get("run"),
+        error=_last_line(trial.message) if status != "completed" else None,
+    )
+
+
+def _search_identity(tune: TuneConfig) -> dict[str, Any]:
+    """What makes trials comparable; budgets (max_trials, max_time) may change freely."""
+    return {
+        "space": {name: p.model_dump() for name, p in sorted(tune.space.items())},
+        "objective": tune.objective.model_dump(),
+        "tuner": tune.tuner,
+        "options": tune.options,
+        "epochs": tune.epochs,
+    }
+
+
+def _data_digest(probe: _Probe) -> str:
+    """A hash of the (x, y) arrays and TrainSpec.dataset; tf.data pipelines: dataset only."""
+    digest = hashlib.sha256(
+        json.dumps(dict(probe.spec.dataset), sort_keys=True, default=str).encode()
+    )
+    for name in ("train", "validation", "test"):
+        data = getattr(probe.spec, name)
+        if isinstance(data, tuple | list) and len(data) == 2:
+            for array in data:
+                values = np.ascontiguousarray(np.asarray(array))
+                digest.update(f"{name}{values.shape}{values.dtype}".encode())
+                digest.update(values.tobytes())
+        else:
+            digest.update(f"{name}:{type(data).__name__}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _other_searches(state_dir: Path, key: str) -> int:
+    if not state_dir.is_dir():
+        return 0
+    return sum(1 for p in state_dir.iterdir() if p.is_dir() and p.name != key)
+
+
+def _fit_inputs(data: Any, batch_size: int) -> dict[str, Any]:
+    if isinstance(data, tuple | list) and len(data) == 2:
+        return {"x": data[0], "y": data[1], "batch_size": batch_size, "shuffle": True}
+    return {"x": data}
+
+
+def _last_line(message: str | None) -> str:
+    """The exception line of keras-tuner's stored traceback."""
+    lines = (message or "").strip().splitlines()
+    return lines[-1][:300] if lines else "no objective reported"
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars from keras-tuner as JSON-ready Python numbers."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _values_text(values: Mapping[str, Any]) -> str:
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+    )
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """keras-tuner prints tables to stdout, which --json reserves; our own lines replace them."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
