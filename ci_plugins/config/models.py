@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -95,8 +96,8 @@ def _entrypoint(value: str) -> str:
 
 # --- train.tune: hyper-parameter search (docs/train.md, "Hyper-parameter search") -------
 
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|h)?\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smh]?)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "": 1}
 
 
 def _duration_seconds(value: Any) -> Any:
@@ -129,7 +130,17 @@ def _non_empty_space(value: dict[str, Any]) -> dict[str, Any]:
 
 Budget = Annotated[int, AfterValidator(_budget)]
 TuneDuration = Annotated[
-    float, BeforeValidator(_duration_seconds), AfterValidator(_positive_budget)
+    float,
+    BeforeValidator(_duration_seconds),
+    AfterValidator(_positive_budget),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": _DURATION.pattern},
+            ]
+        }
+    ),
 ]
 ChoiceValue = bool | int | float | str
 
@@ -583,6 +594,9 @@ def _inner_model(annotation: Any) -> Any:
     args: tuple[Any, ...] = tuple(getattr(annotation, "__args__", ()))
     if origin is dict and len(args) == 2 and isinstance(args[1], type):
         return (args[1],)
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    if origin is not dict and len(models) == 1:  # `Section | None`
+        return models[0]
     return annotation
 
 
