@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.conftest import CliResult, clean_env
 from tests.support.training import TINY_MODEL, run_cli, write_project
