@@ -90,6 +90,21 @@ def ranked_trials(trials: Sequence[TrialRecord], direction: str) -> list[TrialRe
     return sorted(done, key=lambda t: (sign * float(t.objective or 0.0), t.id))
 
 
+def out_of_time(*, elapsed: float, durations: Sequence[float], budget: float) -> str | None:
+    """Why no further trial may start within the wall-time budget, or None.
+
+    A trial starts only when the time spent plus the mean trial duration so far (in
+    this search, over every run) stays within the budget; a running trial finishes.
+    """
+    expected = sum(durations) / len(durations) if durations else 0.0
+    if elapsed + expected <= budget:
+        return None
+    return (
+        f"max_time {format_duration(budget)}: {format_duration(elapsed)} spent, "
+        f"a trial takes about {format_duration(expected)}"
+    )
+
+
 def trial_table(record: SearchRecord, *, top: int = TOP_TRIALS) -> str:
     """Markdown: how the values were chosen, then the top trials and the failed ones."""
     lines = ["### Hyper-parameter search", ""]

@@ -32,7 +32,7 @@ from ci_plugins.training.checkpoint import fingerprint
 from ci_plugins.training.progress import format_duration, format_metric
 from ci_plugins.training.read_tracker import ReadTracker
 from ci_plugins.training.spec import TrainSpec
-from ci_plugins.training.trials import SearchRecord, TrialRecord, best_of
+from ci_plugins.training.trials import SearchRecord, TrialRecord, best_of, out_of_time
 from ci_plugins.training.tune_plan import SearchSettings
 
 STATE_FILE = "ci-plugins-search.json"
@@ -263,14 +263,11 @@ class _Hooks:
         if hyperband and len(self.oracle.trials) >= tune.max_trials:
             raise _Stop(f"max_trials {tune.max_trials} reached")
         if tune.max_time is not None:
-            elapsed = self.clock.time() - self.started
             seconds = [t["seconds"] for t in self.state.trials.values() if t.get("seconds")]
-            expected = sum(seconds) / len(seconds) if seconds else 0.0
-            if elapsed + expected > tune.max_time:
-                raise _Stop(
-                    f"max_time {format_duration(tune.max_time)}: {format_duration(elapsed)} "
-                    f"spent, a trial takes about {format_duration(expected)}"
-                )
+            elapsed = self.clock.time() - self.started
+            spent = out_of_time(elapsed=elapsed, durations=seconds, budget=tune.max_time)
+            if spent:
+                raise _Stop(spent)
 
     def _configure_tensorboard_dir(self, callbacks: Any, trial: Any, execution: int = 0) -> None:
         # keras-tuner imports the tensorboard package for every trial, only to patch

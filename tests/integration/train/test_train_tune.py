@@ -274,3 +274,32 @@ def test_sigterm_mid_search_then_rerun_continues_without_repeating_a_trial(
     assert [t["run"] for t in trials if t["id"] in first_ids] == [1] * len(first_ids)
     assert {t["run"] for t in trials if t["id"] in again} == {2}
     assert len({t["values"]["learning_rate"] for t in trials}) == 3
+
+
+@pytest.mark.slow
+def test_hyperband_is_capped_by_max_trials_and_records_only_the_users_values(
+    tmp_path: Path,
+) -> None:
+    tune = tune_section(tuner="hyperband", space={"learning_rate": SPACE["learning_rate"]})
+    config = write_project(tmp_path / "p", tune=tune)
+    result = train(config, tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    tuning = read_json(tmp_path / "out" / "tuning.json")
+    assert tuning["stopped"] == "max_trials 2 reached"
+    assert [set(t["values"]) for t in tuning["trials"]] == [{"learning_rate"}] * 2
+    # keras-tuner's tables never reach stdout, which --json reserves for one object.
+    assert result.json["tuning"]["values"] == tuning["values"]
+
+
+@pytest.mark.slow
+def test_the_wall_time_budget_stops_the_search_between_trials(tmp_path: Path) -> None:
+    config = write_project(tmp_path / "p", tune=tune_section(max_trials=5, max_time="1s"))
+    result = train(config, tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    tuning = read_json(tmp_path / "out" / "tuning.json")
+    assert len(tuning["trials"]) == 1  # the first trial always starts; then 1s is spent
+    assert tuning["stopped"].startswith("max_time 1.0s: ")
+    assert (
+        "1 of 5 trials completed (max_time 1.0s: "
+        in (tmp_path / "out" / "train-report.md").read_text()
+    )

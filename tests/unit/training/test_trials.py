@@ -6,7 +6,13 @@ import json
 import math
 
 from ci_plugins.training.read_tracker import ReadTracker
-from ci_plugins.training.trials import SearchRecord, TrialRecord, best_of, trial_table
+from ci_plugins.training.trials import (
+    SearchRecord,
+    TrialRecord,
+    best_of,
+    out_of_time,
+    trial_table,
+)
 
 TRIALS = [
     TrialRecord("0", {"filters": 8, "lr": 0.001}, 0.91, "completed", 4.2, 3, 1),
@@ -110,3 +116,12 @@ def test_the_read_tracker_records_lookups_and_copies() -> None:
     whole = ReadTracker({"a": 1, "b": 2})
     assert dict(whole) == {"a": 1, "b": 2}
     assert whole.read == {"a", "b"}
+
+
+def test_a_trial_starts_only_when_the_mean_trial_fits_in_the_time_left() -> None:
+    assert out_of_time(elapsed=0, durations=[], budget=60) is None
+    assert out_of_time(elapsed=30, durations=[20, 30], budget=60) is None
+    assert out_of_time(elapsed=40, durations=[20, 30], budget=60) == (
+        "max_time 1m00s: 40.0s spent, a trial takes about 25.0s"
+    )
+    assert out_of_time(elapsed=61, durations=[], budget=60) is not None
