@@ -10,32 +10,34 @@ silently reusing old trials (keras-tuner reloads any project of the same name).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import json
 import math
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import keras
 import keras_tuner as kt
-import numpy as np
 
-from ci_plugins.config.models import SearchParameter, TuneConfig
+from ci_plugins.config.models import SearchParameter
 from ci_plugins.errors import InputError
 from ci_plugins.output import Output
 from ci_plugins.step import Clock
-from ci_plugins.training.checkpoint import fingerprint
 from ci_plugins.training.progress import format_duration, format_metric
 from ci_plugins.training.read_tracker import ReadTracker
+from ci_plugins.training.search_state import (
+    SearchState,
+    last_line,
+    other_searches,
+    search_key,
+    search_record,
+    trial_values,
+    values_text,
+)
 from ci_plugins.training.spec import TrainSpec
-from ci_plugins.training.trials import SearchRecord, TrialRecord, best_of, out_of_time
+from ci_plugins.training.trials import SearchRecord, out_of_time
 from ci_plugins.training.tune_plan import SearchSettings
 
-STATE_FILE = "ci-plugins-search.json"
 TUNERS = {
     "bayesian": kt.BayesianOptimization,
     "random": kt.RandomSearch,
@@ -64,13 +66,13 @@ def search(
     """
     tune = settings.tune
     probe = _probe(settings, build, out=out)
-    key = fingerprint({**settings.identity, **_search_identity(tune), "data": _data_digest(probe)})
+    key = search_key(settings, probe.spec)
     project = settings.state_dir / key
-    state = _SearchState.load(project)
+    state = SearchState.load(project)
     state.runs += 1
     if state.trials:
         out.info(f"continuing the search in {project}: {len(state.trials)} trials done before")
-    others = _other_searches(settings.state_dir, key)
+    others = other_searches(settings.state_dir, key)
     if others:
         out.info(f"ignoring {others} earlier search(es) in {settings.state_dir} (other space/data)")
     tuner = _make_tuner(settings, build, strategy=strategy, key=key, state=state, out=out)
@@ -88,7 +90,9 @@ def search(
             f"{tune.max_trials} trials done); the next run with it continues the search"
         )
         raise
-    record = _record(tuner, state, settings, key=key, stopped=stopped, unused=probe.unused)
+    record = search_record(
+        tuner.oracle.trials, state, settings, key=key, stopped=stopped, unused=probe.unused
+    )
     if record.best_trial is None:
         errors = [t.error for t in record.trials if t.error]
         raise InputError(
@@ -98,7 +102,7 @@ def search(
         )
     out.info(
         f"best trial {record.best_trial}: {tune.objective.metric} "
-        f"{format_metric(record.best_objective or math.nan)} with {_values_text(record.values)}"
+        f"{format_metric(record.best_objective or math.nan)} with {values_text(record.values)}"
     )
     return record
 
@@ -157,7 +161,7 @@ def _make_tuner(
     *,
     strategy: Any,
     key: str,
-    state: _SearchState,
+    state: SearchState,
     out: Output,
 ) -> Any:
     tune = settings.tune
@@ -240,16 +244,11 @@ def _first(p: SearchParameter) -> Any:
     return int(p.min or 0) if p.type == "int" else float(p.min or 0)
 
 
-def trial_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A trial's values without keras-tuner's own bookkeeping (Hyperband's tuner/...)."""
-    return {k: _plain(v) for k, v in values.items() if not k.startswith("tuner/")}
-
-
 class _Hooks:
     """Budgets, one log line per trial and trial durations, around keras-tuner's loop."""
 
     settings: SearchSettings
-    state: _SearchState
+    state: SearchState
     out: Output
     clock: Clock
     started: float
@@ -294,142 +293,19 @@ class _Hooks:
         if status == "completed" and score is not None:
             result = f"{self.settings.tune.objective.metric} {format_metric(score)}"
         else:
-            result = f"{status} ({_last_line(final.message)})"
+            result = f"{status} ({last_line(final.message)})"
         # Logged last: once a reader sees "trial N done", the state holds it.
         self.out.info(
             f"trial {trial.trial_id} done ({done}/{self.settings.tune.max_trials}): {result} "
-            f"with {_values_text(trial_values(trial.hyperparameters.values))}  "
+            f"with {values_text(trial_values(trial.hyperparameters.values))}  "
             f"{format_duration(seconds)}"
         )
-
-
-class _SearchState:
-    """Our side of the state directory: job runs and per-trial durations."""
-
-    def __init__(self, path: Path, runs: int, trials: dict[str, dict[str, Any]]) -> None:
-        self.path, self.runs, self.trials = path, runs, trials
-
-    @classmethod
-    def load(cls, project: Path) -> _SearchState:
-        path = project / STATE_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(path, int(data["runs"]), dict(data["trials"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return cls(path, 0, {})
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staged = self.path.with_name(self.path.name + ".tmp")
-        staged.write_text(json.dumps({"runs": self.runs, "trials": self.trials}, indent=2))
-        os.replace(staged, self.path)
-
-
-def _record(
-    tuner: Any,
-    state: _SearchState,
-    settings: SearchSettings,
-    *,
-    key: str,
-    stopped: str,
-    unused: list[str],
-) -> SearchRecord:
-    tune = settings.tune
-    state.save()
-    trials = [_trial_record(trial, state) for _, trial in sorted(tuner.oracle.trials.items())]
-    best = best_of(trials, tune.objective.direction)
-    return SearchRecord(
-        source="search",
-        tuner=tune.tuner,
-        metric=tune.objective.metric,
-        direction=tune.objective.direction,
-        values=dict(best.values) if best else {},
-        max_trials=tune.max_trials,
-        epochs=tune.epochs,
-        best_trial=best.id if best else None,
-        best_objective=best.objective if best else None,
-        trials=trials,
-        stopped=stopped,
-        runs=state.runs,
-        key=key,
-        state_dir=str(settings.state_dir / key),
-        unused=unused,
-    )
-
-
-def _trial_record(trial: Any, state: _SearchState) -> TrialRecord:
-    status = str(trial.status).lower()
-    if status == "invalid":
-        status = "failed"
-    ours = state.trials.get(trial.trial_id, {})
-    score = trial.score if status == "completed" else None
-    return TrialRecord(
-        id=trial.trial_id,
-        values=trial_values(trial.hyperparameters.values),
-        objective=float(score) if score is not None else None,
-        status=status,
-        seconds=ours.get("seconds"),
-        best_epoch=(trial.best_step + 1) if trial.best_step is not None else None,
-        run=ours.get("run"),
-        error=_last_line(trial.message) if status != "completed" else None,
-    )
-
-
-def _search_identity(tune: TuneConfig) -> dict[str, Any]:
-    """What makes trials comparable; budgets (max_trials, max_time) may change freely."""
-    return {
-        "space": {name: p.model_dump() for name, p in sorted(tune.space.items())},
-        "objective": tune.objective.model_dump(),
-        "tuner": tune.tuner,
-        "options": tune.options,
-        "epochs": tune.epochs,
-    }
-
-
-def _data_digest(probe: _Probe) -> str:
-    """A hash of the (x, y) arrays and TrainSpec.dataset; tf.data pipelines: dataset only."""
-    digest = hashlib.sha256(
-        json.dumps(dict(probe.spec.dataset), sort_keys=True, default=str).encode()
-    )
-    for name in ("train", "validation", "test"):
-        data = getattr(probe.spec, name)
-        if isinstance(data, tuple | list) and len(data) == 2:
-            for array in data:
-                values = np.ascontiguousarray(np.asarray(array))
-                digest.update(f"{name}{values.shape}{values.dtype}".encode())
-                digest.update(values.tobytes())
-        else:
-            digest.update(f"{name}:{type(data).__name__}".encode())
-    return digest.hexdigest()[:16]
-
-
-def _other_searches(state_dir: Path, key: str) -> int:
-    if not state_dir.is_dir():
-        return 0
-    return sum(1 for p in state_dir.iterdir() if p.is_dir() and p.name != key)
 
 
 def _fit_inputs(data: Any, batch_size: int) -> dict[str, Any]:
     if isinstance(data, tuple | list) and len(data) == 2:
         return {"x": data[0], "y": data[1], "batch_size": batch_size, "shuffle": True}
     return {"x": data}
-
-
-def _last_line(message: str | None) -> str:
-    """The exception line of keras-tuner's stored traceback."""
-    lines = (message or "").strip().splitlines()
-    return lines[-1][:300] if lines else "no objective reported"
-
-
-def _plain(value: Any) -> Any:
-    """NumPy scalars from keras-tuner as JSON-ready Python numbers."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _values_text(values: Mapping[str, Any]) -> str:
-    return ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
-    )
 
 
 @contextlib.contextmanager
