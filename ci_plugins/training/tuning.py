@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from ci_plugins.step import Clock
 from ci_plugins.training.progress import format_duration, format_metric
 from ci_plugins.training.read_tracker import ReadTracker
 from ci_plugins.training.search_state import (
+    STATE_FILE,
     SearchState,
     last_line,
     other_searches,
@@ -75,7 +77,7 @@ def search(
     others = other_searches(settings.state_dir, key)
     if others:
         out.info(f"ignoring {others} earlier search(es) in {settings.state_dir} (other space/data)")
-    tuner = _make_tuner(settings, build, strategy=strategy, key=key, state=state, out=out)
+    tuner, state = _open_tuner(settings, build, strategy=strategy, key=key, state=state, out=out)
     tuner.clock = clock
     tuner.started = clock.time()
     stopped = "search complete"
@@ -153,6 +155,36 @@ def _reported_metrics(spec: TrainSpec, batch_size: int) -> list[str]:
     if spec.validation is not None:
         names += [f"val_{name}" for name in names]
     return names
+
+
+def _open_tuner(
+    settings: SearchSettings,
+    build: BuildSpec,
+    *,
+    strategy: Any,
+    key: str,
+    state: SearchState,
+    out: Output,
+) -> tuple[Any, SearchState]:
+    """The tuner, reloaded from its state; a state cut short by a kill starts over."""
+    project = settings.state_dir / key
+    try:
+        tuner = _make_tuner(settings, build, strategy=strategy, key=key, state=state, out=out)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        if not project.is_dir():
+            raise InputError(f"train.tune: keras-tuner refused the search: {exc}") from exc
+        aside = project.with_name(f"{key}.unreadable-{os.getpid()}")
+        os.replace(project, aside)
+        out.warn(
+            f"the search state in {project} is unreadable ({type(exc).__name__}: {exc}); "
+            f"moved it to {aside} and starting this search over"
+        )
+        state = SearchState(project / STATE_FILE, 1, {})
+        try:
+            tuner = _make_tuner(settings, build, strategy=strategy, key=key, state=state, out=out)
+        except (ValueError, KeyError, TypeError, RuntimeError) as again:
+            raise InputError(f"train.tune: keras-tuner refused the search: {again}") from again
+    return tuner, state
 
 
 def _make_tuner(

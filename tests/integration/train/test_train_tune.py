@@ -7,6 +7,7 @@ every run imports TensorFlow and the CPU is shared.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -303,3 +304,18 @@ def test_the_wall_time_budget_stops_the_search_between_trials(tmp_path: Path) ->
         "1 of 5 trials completed (max_time 1.0s: "
         in (tmp_path / "out" / "train-report.md").read_text()
     )
+
+
+@pytest.mark.slow
+def test_a_state_cut_short_by_a_kill_is_set_aside_and_the_search_starts_over(
+    searched: Searched, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    shutil.copytree(searched.state, state)
+    [oracle] = state.glob("*/oracle.json")
+    oracle.write_text('{"ongoing_trials": {"tuner0"')  # as if killed while keras-tuner wrote it
+    result = train(searched.config, tmp_path / "out", "--tune-dir", state)
+    assert result.exit_code == 0, result.stderr
+    assert f"warning: the search state in {oracle.parent} is unreadable" in result.stderr
+    assert len(trial_lines(result.stderr)) == 2
+    assert len(list(state.glob("*.unreadable-*"))) == 1
