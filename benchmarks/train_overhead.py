@@ -18,6 +18,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import yaml
 from _timing import report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,10 +77,17 @@ def main() -> None:
     bare_cpu: list[float] = []
     ours_cpu: list[float] = []
     with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
+        # The example searches first (train.tune); lock its train.params values so that
+        # both sides run the same single fit.
+        config = yaml.safe_load((EXAMPLE / "ci-plugins.yaml").read_text())["train"]
+        lock = Path(tmp, "tune.lock.json")
+        values = {name: config["params"][name] for name in config["tune"]["space"]}
+        lock.write_text(json.dumps({"values": values}))
         for index in range(runs + 1):  # the first pair warms the page cache, not measured
             bare_out, ours_out = Path(tmp, f"bare-{index}"), Path(tmp, f"ours-{index}")
             bare, bare_used, _ = timed([sys.executable, "-c", BARE, str(EXAMPLE), str(bare_out)])
             command = ["-m", "ci_plugins", "train", "--output-dir", str(ours_out)]
+            command += ["--tune-lock", str(lock)]
             ours, ours_used, stdout = timed(
                 [sys.executable, *command, "--model-version", "1", "--json"]
             )

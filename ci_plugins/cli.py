@@ -112,6 +112,20 @@ def _train(p: _Parser) -> None:
         action="store_true",
         help="fail (exit 3) without a GPU, as train.require_gpu: true (pipeline templates)",
     )
+    p.flag(
+        "--tune-lock",
+        type=Path,
+        metavar="FILE",
+        help="train.tune: use the values in FILE and skip the search; write them there "
+        "after a search when FILE does not exist",
+    )
+    p.flag(
+        "--tune-dir",
+        type=Path,
+        metavar="DIR",
+        help="train.tune: the search state, to cache between job retries "
+        "(default: train.tune.directory, else OUTPUT/tuning)",
+    )
 
 
 def _package(p: _Parser) -> None:

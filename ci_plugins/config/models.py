@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -93,6 +94,176 @@ def _entrypoint(value: str) -> str:
     return value
 
 
+# --- train.tune: hyper-parameter search (docs/train.md, "Hyper-parameter search") -------
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smh]?)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "": 1}
+
+
+def _duration_seconds(value: Any) -> Any:
+    """`90`, `90s`, `5m`, `1h` -> seconds; anything else is left for the type check."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"expected seconds or a duration like 90s, 5m, 1h, got {value!r}")
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+def _positive_budget(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"a budget of {value:g} seconds runs no trial; give a positive duration")
+    return value
+
+
+def _budget(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"a budget of {value} runs no trial; give at least 1")
+    return value
+
+
+def _non_empty_space(value: dict[str, Any]) -> dict[str, Any]:
+    if not value:
+        raise ValueError("empty search space; name at least one parameter to search")
+    return value
+
+
+Budget = Annotated[int, AfterValidator(_budget)]
+TuneDuration = Annotated[
+    float,
+    BeforeValidator(_duration_seconds),
+    AfterValidator(_positive_budget),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": _DURATION.pattern},
+            ]
+        }
+    ),
+]
+ChoiceValue = bool | int | float | str
+
+
+class SearchParameter(Section):
+    """One hyper-parameter of the search space; build(params) reads it as params[name]."""
+
+    type: Literal["int", "float", "choice"] = Field(
+        description="int: whole numbers min..max (step); float: min..max (sampling); "
+        "choice: one of values"
+    )
+    min: Number | None = Field(default=None, description="int/float: smallest value")
+    max: Number | None = Field(default=None, description="int/float: largest value")
+    step: Number | None = Field(
+        default=None, description="int: distance between values (default 1); float: optional"
+    )
+    sampling: Literal["linear", "log"] = Field(
+        default="linear", description="log: sample evenly in log scale (min > 0)"
+    )
+    values: list[ChoiceValue] | None = Field(default=None, description="choice: the options")
+
+    @model_validator(mode="after")
+    def _check_range(self) -> SearchParameter:
+        problem = search_parameter_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def search_parameter_problem(p: SearchParameter) -> str | None:
+    """Why this parameter cannot be searched (empty or inverted range...), or None."""
+    if p.type == "choice":
+        if p.min is not None or p.max is not None or p.step is not None:
+            return "a choice takes values: [...], not min/max/step"
+        if not p.values:
+            return "empty choice: give at least two values"
+        if len(set(map(repr, p.values))) != len(p.values):
+            return f"values {p.values} repeat an option"
+        if len(p.values) < 2:
+            return (
+                f"a choice of one value ({p.values[0]!r}) searches nothing: put it in train.params"
+            )
+        return None
+    if p.values is not None:
+        return f"values: is for type: choice; an {p.type} takes min and max"
+    if p.min is None or p.max is None:
+        return f"an {p.type} needs both min and max"
+    if p.min > p.max:
+        return f"inverted range: min {p.min:g} is above max {p.max:g}"
+    if p.min == p.max:
+        return f"empty range: min and max are both {p.min:g}; put a fixed value in train.params"
+    if p.type == "int" and not (float(p.min).is_integer() and float(p.max).is_integer()):
+        return f"an int range needs whole numbers, got {p.min:g}..{p.max:g}"
+    if p.step is not None and (p.step <= 0 or p.step > p.max - p.min):
+        return f"step {p.step:g} must be above 0 and at most max - min ({p.max - p.min:g})"
+    if p.type == "int" and p.step is not None and not float(p.step).is_integer():
+        return f"an int step must be a whole number, got {p.step:g}"
+    if p.sampling == "log" and p.min <= 0:
+        return f"log sampling needs min > 0, got {p.min:g}"
+    return None
+
+
+class TuneObjective(Section):
+    """What the search optimises: a metric of the fit history and its direction."""
+
+    metric: str = Field(
+        min_length=1,
+        description="a metric the model reports while fitting: loss, a compiled metric "
+        "(accuracy...) or its val_ form (needs validation data); best epoch counts",
+    )
+    direction: Literal["min", "max"] = Field(description="max for accuracy, min for loss")
+
+
+class TuneConfig(Section):
+    """Hyper-parameter search (keras-tuner) before the final fit; docs/train.md."""
+
+    tuner: Literal["bayesian", "random", "hyperband"] = Field(
+        default="bayesian",
+        description="bayesian (Gaussian process), random, or hyperband (max_trials caps it)",
+    )
+    objective: TuneObjective = Field(description="the metric to optimise and its direction")
+    max_trials: Budget = Field(default=10, description="trials in the whole search (budget)")
+    epochs: Budget = Field(
+        default=3, description="epochs per trial (hyperband: the most per trial)"
+    )
+    max_time: TuneDuration | None = Field(
+        default=None,
+        description="wall-time budget of this job's search (seconds or 90s/5m/1h): no trial "
+        "starts that the mean trial time says would end after it",
+    )
+    space: Annotated[dict[str, SearchParameter], AfterValidator(_non_empty_space)] = Field(
+        description="name -> parameter; build reads params[name]"
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="passed to the keras-tuner tuner, e.g. num_initial_points, alpha, beta "
+        "(bayesian), factor, hyperband_iterations (hyperband)",
+    )
+    directory: str | None = Field(
+        default=None,
+        description="the tuner's state, to cache or keep between job retries (relative to "
+        "ci-plugins.yaml; --tune-dir overrides; default OUTPUT/tuning)",
+    )
+
+    @model_validator(mode="after")
+    def _check_options(self) -> TuneConfig:
+        unknown = sorted(set(self.options) - set(TUNER_OPTIONS[self.tuner]))
+        if unknown:
+            known = ", ".join(TUNER_OPTIONS[self.tuner])
+            raise ValueError(f"options: {self.tuner} does not take {', '.join(unknown)} ({known})")
+        return self
+
+
+# The keyword arguments of keras-tuner's oracles that a user may set (1.4).
+TUNER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "bayesian": ("num_initial_points", "alpha", "beta", "max_retries_per_trial"),
+    "random": ("max_retries_per_trial",),
+    "hyperband": ("factor", "hyperband_iterations", "max_retries_per_trial"),
+}
+
+# --- end of train.tune ------------------------------------------------------------------
+
+
 class TrainConfig(Section):
     """How `ci-plugins train` finds and runs the user's model code (docs/train.md)."""
 
@@ -118,6 +289,9 @@ class TrainConfig(Section):
     xla: bool = Field(default=False, description="compile the training step with XLA")
     require_gpu: bool = Field(
         default=False, description="fail (exit 3) when no GPU is visible instead of using the CPU"
+    )
+    tune: TuneConfig | None = Field(
+        default=None, description="hyper-parameter search before the final fit (train.tune)"
     )
 
 

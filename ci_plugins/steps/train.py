@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ci_plugins import ci_system as ci_vars
 from ci_plugins.config.models import Config
@@ -23,11 +23,12 @@ from ci_plugins.errors import InputError
 from ci_plugins.model.digest import directory_digest
 from ci_plugins.model.manifest import MANIFEST_FILE, ModelManifest, write_manifest
 from ci_plugins.step import StepContext, StepResult
-from ci_plugins.training import provenance
+from ci_plugins.training import provenance, tune_plan
 from ci_plugins.training.checkpoint import Checkpoints, fingerprint
 from ci_plugins.training.entrypoint import check_module
 from ci_plugins.training.progress import Diverged
 from ci_plugins.training.report import training_report
+from ci_plugins.training.trials import TUNING_FILE
 
 if TYPE_CHECKING:
     from ci_plugins.training.runner import Outcome, Settings
@@ -44,6 +45,8 @@ class Options:
     epochs: int | None = None
     model_version: str | None = None
     require_gpu: bool = False
+    tune_lock: Path | None = None
+    tune_dir: Path | None = None
 
 
 def run(ctx: StepContext, options: Options) -> StepResult:
@@ -55,12 +58,23 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     output = _prepare_output(options.output_dir)
     staging = output / f".train-staging-{os.getpid()}"
     settings = _settings(ctx, config, options, project=project, export=staging / version)
+    settings, locked = tune_plan.prepare(
+        config,
+        lock=options.tune_lock,
+        tune_dir=options.tune_dir,
+        settings=settings,
+        project=project,
+        output=output,
+    )
     from ci_plugins.training.runner import train
 
     try:
         with ctx.out.group(f"train {config.app} ({config.train.entrypoint})", collapsed=False):
             outcome = train(settings, out=ctx.out, clock=ctx.clock)
-        return _publish(ctx, config, settings, outcome, output=output, version=version)
+        outcome.search = outcome.search or locked
+        return _publish(
+            ctx, config, settings, outcome, output=output, version=version, lock=options.tune_lock
+        )
     except Diverged as exc:
         report = training_report(
             app=config.app, verdict="failed", facts={"error": str(exc)}, metrics={}, history=[]
@@ -79,6 +93,7 @@ def _publish(
     *,
     output: Path,
     version: str,
+    lock: Path | None,
 ) -> StepResult:
     if not outcome.strategy.chief:
         return StepResult.passed("trained as a non-chief worker; the chief writes the outputs")
@@ -102,19 +117,27 @@ def _publish(
             "seed": settings.seed,
             "batch_size": settings.batch_size,
             "evaluated_on": outcome.evaluated_on,
+            **({"tuning": outcome.search.summary()} if outcome.search else {}),
         },
     )
-    metrics = {"metrics": outcome.metrics, "dataset": outcome.dataset}
+    metrics: dict[str, Any] = {"metrics": outcome.metrics, "dataset": outcome.dataset}
+    search = outcome.search
+    if search is not None:
+        metrics["tuning"] = search.summary()
+        _write_atomic(output / TUNING_FILE, search.to_json())
     report = training_report(
         app=config.app,
         verdict="passed",
         facts=_facts(manifest, outcome, output),
         metrics=outcome.metrics,
         history=outcome.history,
+        search=search,
     )
     _write_atomic(output / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     _write_atomic(output / REPORT_FILE, report)
     write_manifest(output / MANIFEST_FILE, manifest)  # last: its presence means "complete"
+    if search is not None:
+        tune_plan.finish(search, lock=lock, out=ctx.out)
     if settings.checkpoint_dir is not None:
         Checkpoints(settings.checkpoint_dir, settings.fingerprint).clear()
     headline = "  ".join(f"{k} {v:.4f}" for k, v in outcome.metrics.items())
@@ -126,6 +149,7 @@ def _publish(
             "metrics": outcome.metrics,
             "devices": manifest.devices,
             "output_dir": str(output),
+            **({"tuning": search.summary()} if search else {}),
         },
         outputs={
             "model_version": version,
@@ -133,6 +157,7 @@ def _publish(
             "model_dir": str(output / MODEL_DIR),
             "model_manifest": str(output / MANIFEST_FILE),
             "metrics_file": str(output / METRICS_FILE),
+            **({"tuning_file": str(output / TUNING_FILE)} if search else {}),
         },
         summary=report,
     )

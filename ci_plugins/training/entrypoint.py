@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from ci_plugins.errors import InputError
+from ci_plugins.training.read_tracker import ReadTracker
 
 HINT = "see docs/train.md: build(params) returns TrainSpec(model=..., train=..., test=...)"
 
@@ -66,7 +67,9 @@ def call_function(
     except (TypeError, ValueError):
         takes_params = True
     try:
-        return function(dict(params)) if takes_params else function()
+        # A ReadTracker goes in as it is: it records which keys build() reads (train.tune).
+        argument = params if isinstance(params, ReadTracker) else dict(params)
+        return function(argument) if takes_params else function()
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:

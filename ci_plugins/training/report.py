@@ -7,6 +7,7 @@ from typing import Any
 
 from ci_plugins.reports import markdown_table
 from ci_plugins.training.progress import format_duration, format_metric
+from ci_plugins.training.trials import SearchRecord, trial_table
 
 
 def training_report(
@@ -16,14 +17,17 @@ def training_report(
     facts: Mapping[str, str],
     metrics: Mapping[str, float],
     history: Sequence[Mapping[str, float]],
+    search: SearchRecord | None = None,
 ) -> str:
-    """Markdown: verdict, facts (version, digest, devices...), test metrics, epoch table."""
+    """Markdown: verdict, facts, test metrics, the search's trial table, epoch table."""
     lines = [f"## ci-plugins train: {app} ({verdict})", ""]
     lines += [f"- **{key}**: {value}" for key, value in facts.items()]
     if metrics:
         lines += ["", "### Evaluation", ""]
         rows = [[name, format_metric(value)] for name, value in metrics.items()]
         lines.append(markdown_table(["metric", "value"], rows))
+    if search is not None:
+        lines += ["", trial_table(search).rstrip("\n")]
     if history:
         keys = [k for k in history[-1] if k not in ("epoch", "seconds")]
         lines += ["", "### Epochs", ""]

@@ -13,7 +13,7 @@ import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ci_plugins import __version__
 from ci_plugins.errors import InputError
@@ -23,6 +23,10 @@ from ci_plugins.training import devices as device_rules
 from ci_plugins.training.checkpoint import Checkpoints
 from ci_plugins.training.entrypoint import HINT, call_function, load_function
 from ci_plugins.training.spec import FitRun, TrainSpec
+from ci_plugins.training.trials import SearchRecord
+
+if TYPE_CHECKING:
+    from ci_plugins.training.tune_plan import SearchSettings
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Settings:
     require_gpu: bool = False
     environ: Mapping[str, str] = field(default_factory=dict)
     source_commit: str = ""
+    search: SearchSettings | None = None  # train.tune: search first, then fit the best
 
 
 @dataclass
@@ -57,6 +62,7 @@ class Outcome:
     resumed_at: int
     evaluated_on: str
     precision: str
+    search: SearchRecord | None = None
 
 
 def train(settings: Settings, *, out: Output, clock: Clock) -> Outcome:
@@ -79,12 +85,23 @@ def train(settings: Settings, *, out: Output, clock: Clock) -> Outcome:
     keras.utils.set_random_seed(settings.seed)
     precision = _set_precision(keras, settings.mixed_precision, gpu=bool(found.gpus), out=out)
     strategy = device_rules.make_strategy(choice)
-    with strategy.scope():
-        function = load_function(settings.entrypoint, settings.project)
-        spec = call_function(
-            function, settings.params, entrypoint=settings.entrypoint, project=settings.project
-        )
-        _check_spec(spec, keras, tf, settings.entrypoint)
+    function = load_function(settings.entrypoint, settings.project)
+
+    def build(params: Mapping[str, Any]) -> TrainSpec:
+        if precision != "float32":  # keras.backend.clear_session() (the tuner's) resets it
+            keras.mixed_precision.set_global_policy(precision)
+        with strategy.scope():
+            spec = call_function(
+                function, params, entrypoint=settings.entrypoint, project=settings.project
+            )
+            _check_spec(spec, keras, tf, settings.entrypoint)
+        checked: TrainSpec = spec
+        return checked
+
+    search = None
+    if settings.search is not None:
+        search, settings = _search(settings, build, strategy=strategy, out=out, clock=clock)
+    spec = build(settings.params)
     if settings.xla:
         spec.model.jit_compile = True
         out.info("XLA: the training step is compiled with jit_compile=True")
@@ -108,7 +125,26 @@ def train(settings: Settings, *, out: Output, clock: Clock) -> Outcome:
         resumed_at=resumed_at,
         evaluated_on=evaluated_on,
         precision=precision,
+        search=search,
     )
+
+
+def _search(
+    settings: Settings, build: Any, *, strategy: Any, out: Output, clock: Clock
+) -> tuple[SearchRecord, Settings]:
+    """Search, then settings for the final fit with the best values (as a normal train)."""
+    import keras
+
+    from ci_plugins.training import tune_plan, tuning
+
+    assert settings.search is not None
+    with out.group("hyper-parameter search", collapsed=False):
+        record = tuning.search(settings.search, build, strategy=strategy, out=out, clock=clock)
+    # The final fit starts like a train without tune: fresh session, same seed.
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(settings.seed)
+    final = tune_plan.with_values(settings, record.values)
+    return record, final
 
 
 def _set_precision(keras: Any, mixed: bool, *, gpu: bool, out: Output) -> str:

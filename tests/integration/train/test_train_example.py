@@ -1,4 +1,4 @@
-"""The digits example end to end: accuracy, and a SavedModel that serves predictions."""
+"""The digits example end to end: search, accuracy, and a SavedModel that serves predictions."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ SERVE = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_the_digits_example_trains_to_95_percent_and_serves(tmp_path: Path, cli: CliRunner) -> None:
+def test_the_digits_example_searches_trains_to_95_percent_and_serves(
+    tmp_path: Path, cli: CliRunner
+) -> None:
     out = tmp_path / "out"
     result = cli(
         "train",
@@ -56,6 +58,15 @@ def test_the_digits_example_trains_to_95_percent_and_serves(tmp_path: Path, cli:
     assert metrics["dataset"]["test_examples"] == 360
     manifest = read_manifest(out / "model-manifest.json", app="digits")
     assert manifest.model_version == "1"
+    # The example searches two parameters in three trials before the final fit (train.tune).
+    tuning = json.loads((out / "tuning.json").read_text())
+    assert [t["status"] for t in tuning["trials"]] == ["completed"] * 3
+    assert {tuple(t["values"]) for t in tuning["trials"]} == {("filters", "learning_rate")}
+    assert manifest.model_extra is not None
+    assert manifest.model_extra["training"]["tuning"]["values"] == tuning["values"]
+    assert metrics["tuning"]["values"] == tuning["values"]
+    report = (out / "train-report.md").read_text()
+    assert "| rank | trial | filters | learning_rate | val_accuracy | status | time |" in report
 
     served = subprocess.run(
         [sys.executable, "-c", SERVE, str(out / "model" / "1")],
