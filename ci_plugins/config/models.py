@@ -94,20 +94,27 @@ def _entrypoint(value: str) -> str:
     return value
 
 
+# --- durations: seconds, or `90s`, `5m`, `1h30m` (one grammar for every section) --------
+
+_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d|w)")
+# The same grammar for editors (JSON Schema regexes have no named groups).
+DURATION_SCHEMA_PATTERN = r"^\s*([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+\s*$"
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> Any:
+    """Seconds from a number or a string like `90s`, `5m`, `1h30m`, `1d` (others unchanged,
+    so that the type check reports them)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    parts = list(_DURATION.finditer(text))
+    if not parts or "".join(p.group(0) for p in parts) != text:
+        raise ValueError(f"expected seconds or a duration like 90s, 5m, 1h, got {value!r}")
+    return float(sum(float(p["number"]) * _UNIT_SECONDS[p["unit"]] for p in parts))
+
+
 # --- train.tune: hyper-parameter search (docs/train.md, "Hyper-parameter search") -------
-
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smh]?)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "": 1}
-
-
-def _duration_seconds(value: Any) -> Any:
-    """`90`, `90s`, `5m`, `1h` -> seconds; anything else is left for the type check."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(f"expected seconds or a duration like 90s, 5m, 1h, got {value!r}")
-        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    return value
 
 
 def _positive_budget(value: float) -> float:
@@ -131,13 +138,13 @@ def _non_empty_space(value: dict[str, Any]) -> dict[str, Any]:
 Budget = Annotated[int, AfterValidator(_budget)]
 TuneDuration = Annotated[
     float,
-    BeforeValidator(_duration_seconds),
+    BeforeValidator(parse_duration),
     AfterValidator(_positive_budget),
     WithJsonSchema(
         {
             "anyOf": [
                 {"type": "number", "exclusiveMinimum": 0},
-                {"type": "string", "pattern": _DURATION.pattern},
+                {"type": "string", "pattern": DURATION_SCHEMA_PATTERN},
             ]
         }
     ),
@@ -465,22 +472,6 @@ class VerifyConfig(Section):
     model: ModelCheckConfig = Field(
         default_factory=ModelCheckConfig, description="TensorFlow Serving model checks"
     )
-
-
-_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: Any) -> Any:
-    """Seconds from a number or a string like `90s`, `5m`, `1h30m`, `1d` (others unchanged,
-    so that the type check reports them)."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    parts = list(_DURATION.finditer(text))
-    if not parts or "".join(p.group(0) for p in parts) != text:
-        raise ValueError(f"expected seconds or a duration like 90s, 5m, 1h, got {value!r}")
-    return float(sum(float(p["number"]) * _UNIT_SECONDS[p["unit"]] for p in parts))
 
 
 Duration = Annotated[
