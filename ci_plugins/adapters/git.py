@@ -185,6 +185,31 @@ class Git:
             raise self._error(argv, proc)
         return proc
 
+    def blob(self, spec: str) -> bytes | None:
+        """The exact bytes of the object SPEC ("<commit>:<path>"), None when there is none.
+
+        Bytes, not text: what an environment repo holds may not be UTF-8 (the caller
+        decides, naming the file)."""
+        argv = ["git", "cat-file", "blob", spec]
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=self.cwd,
+                env=self.env,
+                capture_output=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise ExternalError(
+                "git is not installed or not on PATH", hint="install git (2.34 or newer)"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise ExternalError(
+                f"{' '.join(argv)} did not finish within {self.timeout:.0f}s"
+            ) from exc
+        return proc.stdout if proc.returncode == 0 else None
+
     def out(self, *args: str) -> str:
         """stdout of `git ARGS`, stripped."""
         return self.run(*args).stdout.strip()

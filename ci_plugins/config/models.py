@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from ci_plugins import safe_read
 from ci_plugins.config.names import APP_MAX, ENV_MAX, dns_label_problem
 from ci_plugins.errors import InputError
 
@@ -334,8 +334,8 @@ def load_yaml_mapping(path: Path, *, what: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {what} file {path}: {exc}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = safe_read.load(text)
+    except safe_read.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
         if mark is not None:

@@ -8,6 +8,7 @@ temporary directory that is removed afterwards, whatever happens.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -18,11 +19,13 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from ci_plugins import safe_read
 from ci_plugins.adapters.git import Git, Remote, resolve_remote
 from ci_plugins.config.models import validate_model
 from ci_plugins.config.names import check_app, check_env
 from ci_plugins.envrepo.record import ReleaseRecord
 from ci_plugins.errors import ExternalError, InputError
+from ci_plugins.render.manifests import ManifestFile, manifest_paths, read_manifest_dir
 
 ENVIRONMENTS = "environments"
 RELEASE_FILE = "release.yaml"
@@ -79,18 +82,29 @@ class EnvRepoCheckout:
 
     def read_pin(self, env: str, app: str) -> Pin | None:
         """The pin on app in env, or None when it is not pinned."""
-        text = self.read_text(f"{app_path(env, app)}/{PIN_FILE}")
+        relpath = f"{app_path(env, app)}/{PIN_FILE}"
+        text = self.read_text(relpath)
         if text is None:
             return None
-        data = yaml.safe_load(text)
-        return validate_model(Pin, data, source=f"{app_path(env, app)}/{PIN_FILE}")
+        return pin_from_text(text, source=f"{self.url}: {relpath}")
 
     def manifest_files(self, env: str, app: str) -> list[Path]:
         """The app's rendered manifests in env (sorted), [] when none are recorded."""
+        return manifest_paths(self.app_dir(env, app) / MANIFESTS_DIR)
+
+    def read_manifests(self, env: str, app: str) -> list[ManifestFile]:
+        """The app's rendered manifests in env, parsed ([] when none are recorded);
+        ManifestError (exit 2) naming each file that is a link, not UTF-8, not YAML..."""
         directory = self.app_dir(env, app) / MANIFESTS_DIR
-        if not directory.is_dir():
-            return []
-        return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+        return read_manifest_dir(directory, prefix=f"{app_path(env, app)}/{MANIFESTS_DIR}/")
+
+    def manifest_bytes(self, env: str, app: str) -> dict[str, bytes | None]:
+        """Each manifest file's exact bytes, to compare with a new render (None for an
+        entry that is not a regular file: links are never followed)."""
+        return {
+            path.name: None if safe_read.file_problem(path) else path.read_bytes()
+            for path in self.manifest_files(env, app)
+        }
 
     def envs(self) -> list[str]:
         """Environments that have at least one app, from the commit (sparse or not)."""
@@ -101,16 +115,20 @@ class EnvRepoCheckout:
         return self._children(f"{ENVIRONMENTS}/{check_env(env)}")
 
     def read_text(self, relpath: str, *, commit: str | None = None) -> str | None:
-        """A file's text from the working tree (or `commit`); None when it does not exist."""
+        """A file's text from the working tree (or `commit`); None when it does not exist.
+
+        InputError (exit 2) naming the file when it is not UTF-8, or in the working tree
+        a link or not a regular file (corrupt environment-repo content, #17)."""
         if commit is None:
             path = self.root / relpath
-            if path.is_file():
-                return path.read_text(encoding="utf-8")
+            if os.path.lexists(path):
+                return safe_read.read_text(path, name=f"{self.url}: {relpath}")
             if not self.head or self._in_sparse_cone(relpath):
                 return None
             commit = "HEAD"
-        proc = self.git.run("show", f"{commit}:{relpath}", check=False)
-        return proc.stdout if proc.returncode == 0 else None
+        data = self.git.blob(f"{commit}:{relpath}")
+        source = f"{self.url}: {relpath}" + ("" if commit == "HEAD" else f" at {commit[:12]}")
+        return None if data is None else safe_read.decode(data, source=source)
 
     # -- writing (promote, rollback, unpin) ----------------------------------------------
     def write_app(
@@ -191,11 +209,14 @@ class EnvRepoCheckout:
 
 def release_from_text(text: str, *, source: str) -> ReleaseRecord:
     """Parse a release.yaml's text; InputError (exit 2) naming source when it is not valid."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{source} is not valid YAML: {exc}") from None
+    data = safe_read.load_text(text, source=source)
     return validate_model(ReleaseRecord, data, source=source)
+
+
+def pin_from_text(text: str, *, source: str) -> Pin:
+    """Parse a pin.yaml's text; InputError (exit 2) naming source when it is not valid."""
+    data = safe_read.load_text(text, source=source)
+    return validate_model(Pin, data, source=source)
 
 
 @contextmanager

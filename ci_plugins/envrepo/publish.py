@@ -63,9 +63,12 @@ Change = Callable[[EnvRepoCheckout], Commit | Refusal | None]
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a change did: the pushed commit (None: nothing changed), or the refusal."""
+
     commit: str | None = None
     refusal: str | None = None
     attempts: int = 1
+    merge_request: str | None = None  # the MR/PR opened or updated (approval promotions)
 
 
 def push_change(

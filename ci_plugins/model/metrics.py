@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ci_plugins import safe_read
 from ci_plugins.envrepo.record import is_release_document, read_release
 from ci_plugins.errors import InputError
+
+METRICS_FILE = "metrics.json"  # what train writes beside the model manifest
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ def read_baseline(path: Path) -> Baseline:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read baseline file {path}: {exc}") from None
     try:
-        data = yaml.safe_load(text)  # JSON is YAML, so one parser reads both
-    except yaml.YAMLError as exc:
+        data = safe_read.load(text)  # JSON is YAML, so one parser reads both
+    except safe_read.YAMLError as exc:
         raise InputError(f"baseline file {path} is neither JSON nor YAML: {exc}") from None
     if not isinstance(data, dict):
         raise InputError(f"baseline file {path} must hold a mapping")

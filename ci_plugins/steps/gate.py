@@ -69,32 +69,28 @@ def _baseline(ctx: StepContext, options: Options) -> Baseline | None:
             "--baseline and --env both name a baseline; pass only one",
             hint="--env ENV reads the release recorded in the environment repo",
         )
-    return _env_baseline(ctx, options)
+    return _env_baseline(ctx, options, options.env)
 
 
-def _env_baseline(ctx: StepContext, options: Options) -> Baseline | None:
+def _env_baseline(ctx: StepContext, options: Options, env: str) -> Baseline | None:
     """The metrics of the release the environment repo records for the config's app."""
-    from ci_plugins.envrepo import checkout as envrepo
+    from ci_plugins.envrepo import checkout
+    from ci_plugins.envrepo.target import env_repo_url
 
     config = ctx.optional_config()
-    url = options.env_repo or (config.env_repo.url if config else None)
-    if not options.env or not url:
-        raise InputError(
-            f"no environment repo to read {options.env}'s baseline from",
-            hint="pass --env-repo URL or set env_repo.url in ci-plugins.yaml",
-        )
+    url = env_repo_url(options.env_repo, config, purpose=f" to read {env}'s baseline from")
     if config is None:
         raise InputError(
             f"reading the baseline from {url} needs the app: {ctx.config_path} does not exist"
         )
-    path = envrepo.app_path(options.env, config.app)
-    with envrepo.checkout(url, branch=config.env_repo.branch, sparse=[path]) as repo:
-        record = repo.read_release(options.env, config.app)
+    path = checkout.app_path(env, config.app)
+    with checkout.checkout(url, branch=config.env_repo.branch, sparse=[path]) as repo:
+        record = repo.read_release(env, config.app)
         where = f"{repo.url} at {repo.head[:12]}"
     if record is None:
-        ctx.out.info(f"{options.env} records no release of {config.app} yet ({where})")
+        ctx.out.info(f"{env} records no release of {config.app} yet ({where})")
         return None
-    source = f"release {record.model.version} recorded in {options.env} ({where})"
+    source = f"release {record.model.version} recorded in {env} ({where})"
     return Baseline(dict(record.metrics), source)
 
 

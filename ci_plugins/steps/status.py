@@ -11,12 +11,10 @@ from typing import Any
 
 from ci_plugins.config.names import check_app, check_env
 from ci_plugins.envrepo.checkout import ENVIRONMENTS, EnvRepoCheckout, checkout
-from ci_plugins.envrepo.publish import log_entries
+from ci_plugins.envrepo.publish import HISTORY_LIMIT, log_entries
 from ci_plugins.envrepo.target import target_of
 from ci_plugins.reports import markdown_table
 from ci_plugins.step import StepContext, StepResult
-
-HISTORY_LIMIT = 200
 
 
 @dataclass(frozen=True)

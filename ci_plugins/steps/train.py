@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ci_plugins import ci_system as ci_vars
+from ci_plugins import ci_system
 from ci_plugins.config.models import Config
 from ci_plugins.errors import InputError
 from ci_plugins.model.digest import directory_digest
 from ci_plugins.model.manifest import MANIFEST_FILE, ModelManifest, write_manifest
+from ci_plugins.model.metrics import METRICS_FILE
 from ci_plugins.step import StepContext, StepResult
 from ci_plugins.training import provenance
 from ci_plugins.training.checkpoint import Checkpoints, fingerprint
@@ -32,7 +33,6 @@ from ci_plugins.training.report import training_report
 if TYPE_CHECKING:
     from ci_plugins.training.runner import Outcome, Settings
 
-METRICS_FILE = "metrics.json"
 REPORT_FILE = "train-report.md"
 MODEL_DIR = "model"
 
@@ -90,7 +90,7 @@ def _publish(
         model_version=version,
         model_digest=digest,
         source_commit=settings.source_commit,
-        pipeline_url=ci_vars.pipeline_url(environ),
+        pipeline_url=ci_system.pipeline_url(environ),
         devices=list(outcome.strategy.devices),
         frameworks=outcome.frameworks,
         created=datetime.now(UTC).isoformat(timespec="seconds"),

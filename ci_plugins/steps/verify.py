@@ -14,10 +14,11 @@ from pathlib import Path
 
 from ci_plugins.adapters.kube import Kube, load_client
 from ci_plugins.config.models import VerifyConfig
-from ci_plugins.envrepo import checkout as envrepo
+from ci_plugins.envrepo import checkout
+from ci_plugins.envrepo.target import env_repo_url
 from ci_plugins.errors import CiPluginsError, InputError
 from ci_plugins.step import StepContext, StepResult
-from ci_plugins.verify import evidence as verify_report
+from ci_plugins.verify import evidence
 from ci_plugins.verify.committed import Committed, read_committed
 from ci_plugins.verify.readiness.evaluate import Checked
 from ci_plugins.verify.waiting import Verification
@@ -38,11 +39,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     """Verify the environment's committed release; roll back on failure when asked."""
     config = ctx.optional_config()
     vcfg = config.verify if config else VerifyConfig()
-    url = options.env_repo or (config.env_repo.url if config else None)
-    if not url:
-        raise InputError(
-            "no environment repo: pass --env-repo URL or set env_repo.url in ci-plugins.yaml"
-        )
+    url = env_repo_url(options.env_repo, config)
     if options.timeout is not None and options.timeout <= 0:
         raise InputError(f"--timeout must be positive, got {options.timeout}")
     app = options.app or (config.app if config else None)
@@ -74,11 +71,11 @@ def _finish(
     kube: Kube,
     elapsed: float,
 ) -> StepResult:
-    evidence = verify_report.gather_evidence(kube, checked) if verdict != "healthy" else {}
-    data = verify_report.as_json(committed, checked, verdict, evidence, elapsed=elapsed)
-    summary = verify_report.markdown(committed, checked, verdict, evidence)
+    found = evidence.gather_evidence(kube, checked) if verdict != "healthy" else {}
+    data = evidence.as_json(committed, checked, verdict, found, elapsed=elapsed)
+    summary = evidence.markdown(committed, checked, verdict, found)
     if options.report_dir:
-        verify_report.write(options.report_dir, data, summary, checked, evidence)
+        evidence.write(options.report_dir, data, summary, checked, found)
     outputs = {
         "verify_verdict": verdict,
         "verified_commit": committed.commit if verdict == "healthy" else "",
@@ -89,7 +86,7 @@ def _finish(
         return StepResult.passed(
             f"healthy: {where} ({elapsed:.1f}s)", data=data, outputs=outputs, summary=summary
         )
-    for line in verify_report.failure_lines(checked, evidence):
+    for line in evidence.failure_lines(checked, found):
         ctx.out.error(line) if line.startswith("✗") else ctx.out.info(line)
     message = f"{verdict}: {where}"
     if options.rollback_on_failure:
@@ -102,7 +99,7 @@ def _mark_verified(ctx: StepContext, committed: Committed) -> None:
     """Tag the env-repo commit as verified (no new commit), so rollback can find it."""
     for app in committed.apps:
         try:
-            envrepo.mark_verified(
+            checkout.mark_verified(
                 committed.url,
                 branch=committed.branch,
                 env=committed.env,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from ci_plugins.adapters.kube import Kube
 from ci_plugins.config.models import ControllerConfig, VerifyConfig
 from ci_plugins.errors import CiPluginsError
+from ci_plugins.render.manifests import CLUSTER_SCOPED
 from ci_plugins.step import StepContext
-from ci_plugins.verify import serving as modelcheck
+from ci_plugins.verify import serving
 from ci_plugins.verify.committed import Committed
 from ci_plugins.verify.readiness import gitops
 from ci_plugins.verify.readiness.evaluate import Checked, Evaluator
@@ -25,14 +26,6 @@ from ci_plugins.verify.readiness.model import (
 from ci_plugins.verify.readiness.policy import Policy
 from ci_plugins.verify.watch import Observer
 
-CLUSTER_SCOPED = {
-    "Namespace",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "PriorityClass",
-    "StorageClass",
-}
 # Phase A reasons that mean "our commit is applied, its health is still settling".
 APPLIED = {"AppNotHealthy"}
 DEBOUNCE = 0.1  # seconds between evaluations when watch events arrive in bursts
@@ -85,7 +78,7 @@ class Verification:
             ref: obj for ref, obj in committed.objects.items() if ref.kind not in CLUSTER_SCOPED
         }
         self.evaluator = Evaluator(self.policy, objects)
-        self.target = modelcheck.find_target(
+        self.target = serving.find_target(
             {(r.kind, r.namespace, r.name): o for r, o in objects.items()},
             vcfg.model,
             app=committed.apps[0],
@@ -250,10 +243,10 @@ class Verification:
         target = self.target
         assert target is not None
         ref = ObjectRef("serving.tensorflow.org/v1", "Model", target.namespace, target.name)
-        ok, message = modelcheck.model_status(self.kube, target)
+        ok, message = serving.model_status(self.kube, target)
         if not ok:
             return Checked(ref, progressing("ModelNotAvailable", message))
-        passed, smoke_message = modelcheck.smoke(self.kube, target, self.vcfg.model)
+        passed, smoke_message = serving.smoke(self.kube, target, self.vcfg.model)
         if not passed:
             return Checked(ref, failed("SmokeTestFailed", smoke_message))
         return Checked(ref, Result(Status.CURRENT, "ModelAvailable", f"{message}; {smoke_message}"))
