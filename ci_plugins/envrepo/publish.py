@@ -41,6 +41,7 @@ class Commit:
     subject: str
     trailers: Mapping[str, str] = field(default_factory=dict)
     body: str = ""
+    result: object = None  # what the change decided, handed back in Outcome.result
 
     @property
     def message(self) -> str:
@@ -69,6 +70,7 @@ class Outcome:
     refusal: str | None = None
     attempts: int = 1
     merge_request: str | None = None  # the MR/PR opened or updated (approval promotions)
+    result: object = None  # the pushed Commit's result (the change's decision)
 
 
 def push_change(
@@ -114,7 +116,7 @@ def push_change(
             clock.sleep(delay)
             repo.refresh(depth=depth)
             continue
-        return Outcome(commit=sha, attempts=attempt)
+        return Outcome(commit=sha, attempts=attempt, result=result.result)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ci_plugins.adapters.kube import Kube, load_client
 from ci_plugins.config.models import VerifyConfig
-from ci_plugins.envrepo import checkout
-from ci_plugins.envrepo.target import env_repo_url
+from ci_plugins.envrepo import checkout, rollback
+from ci_plugins.envrepo.target import env_repo_url, target_of
 from ci_plugins.errors import CiPluginsError, InputError
 from ci_plugins.step import StepContext, StepResult
 from ci_plugins.verify import evidence
@@ -115,17 +115,16 @@ def _mark_verified(ctx: StepContext, committed: Committed) -> None:
 
 
 def _rollback(ctx: StepContext, committed: Committed) -> list[dict[str, object]]:
-    from ci_plugins.steps import rollback
-
+    target = target_of(ctx, env_repo=committed.url, app=None, need_app=False)
     results: list[dict[str, object]] = []
     for app in committed.apps:
         ctx.out.info(f"--rollback-on-failure: rolling back {committed.env}/{app}")
         try:
-            result = rollback.rollback(ctx, env_repo=committed.url, env=committed.env, app=app)
+            result = rollback.rollback(ctx, target, env=committed.env, app=app)
         except CiPluginsError as exc:
             ctx.out.error(f"rollback of {committed.env}/{app} failed: {exc}", hint=exc.hint)
             results.append({"app": app, "ok": False, "message": str(exc)})
             continue
         (ctx.out.info if result.ok else ctx.out.error)(f"rollback: {result.message}")
-        results.append({"app": app, "ok": result.ok, "message": result.message, **result.data})
+        results.append({"app": app, "ok": result.ok, "message": result.message, **result.as_json()})
     return results
