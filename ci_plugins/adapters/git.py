@@ -214,6 +214,19 @@ class Git:
         """stdout of `git ARGS`, stripped."""
         return self.run(*args).stdout.strip()
 
+    def clone(self, *args: str, url: str, into: Path, branch: str) -> bool:
+        """`git clone ARGS --branch BRANCH -- URL INTO`; False when the remote has no
+        branch BRANCH (an empty repo, or one where the branch is yet to be created).
+
+        ExternalError (exit 3) for any other failure (unreachable, authentication...)."""
+        argv = ["clone", *args, "--branch", branch, "--", url, str(into)]
+        proc = self.run(*argv, check=False)
+        if proc.returncode == 0:
+            return True
+        if f"remote branch {branch.lower()} not found" in proc.stderr.lower():
+            return False
+        raise self._error(["git", *argv], proc)
+
     def push(self, refspec: str, *, lease: str | None = None) -> None:
         """Push refspec to origin; PushRejectedError when the remote refuses it.
 

@@ -256,16 +256,12 @@ def _clone(
     environ: Mapping[str, str] | None,
 ) -> None:
     outside = Git(tmp, remote=remote, environ=environ)
-    argv = ["clone", "--quiet", "--single-branch", "--no-tags", "--branch", branch]
+    argv = ["--quiet", "--single-branch", "--no-tags"]
     if depth:
         argv += ["--depth", str(depth)]
     if sparse is not None:
         argv += ["--sparse", "--filter=blob:none"]
-    proc = outside.run(*argv, "--", remote.url, str(root), check=False)
-    if proc.returncode != 0:
-        stderr = proc.stderr.lower()
-        if f"remote branch {branch.lower()} not found" not in stderr:
-            raise outside._error(["git", *argv, "--", remote.url, str(root)], proc)
+    if not outside.clone(*argv, url=remote.url, into=root, branch=branch):
         _init_empty(remote, root, branch=branch, environ=environ)
         return
     if sparse is not None:
@@ -281,9 +277,7 @@ def _init_empty(
     git = Git(root, remote=remote, environ=environ)
     git.run("init", "--quiet", "--initial-branch", branch)
     git.run("remote", "add", "origin", remote.url)
-    refs = git.run("ls-remote", "--heads", "origin", check=False)
-    if refs.returncode != 0:
-        raise git._error(["git", "ls-remote", "--heads", "origin"], refs)
+    refs = git.run("ls-remote", "--heads", "origin")
     if refs.stdout.strip() and f"refs/heads/{branch}" not in refs.stdout:
         names = ", ".join(line.split("refs/heads/")[-1] for line in refs.stdout.splitlines())
         raise ExternalError(
