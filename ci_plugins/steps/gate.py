@@ -1,4 +1,8 @@
-"""Gate on evaluation metrics: absolute bounds, and no regression against what runs now."""
+"""Gate on evaluation metrics: absolute bounds and no regression.
+
+Absolute bounds from the policy, and no regression against the baseline: the metrics of
+what runs now (--baseline FILE, or the release recorded for --env in the env repo).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from ci_plugins.errors import InputError
 from ci_plugins.gate.rules import Check, evaluate
 from ci_plugins.model.metrics import Baseline, read_baseline, read_metrics
 from ci_plugins.reports import TestCase, junit_xml, markdown_table, to_json, write_reports
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -181,3 +185,19 @@ def _fmt(value: float | None, *, signed: bool = False) -> str:
     if value is None:
         return "—"
     return f"{value:+.4g}" if signed else f"{value:.4g}"
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--metrics", type=Path, metavar="FILE", required=True, help="metrics.json from train")
+    p.flag("--policy", type=Path, metavar="FILE", help="policy file (default: gate: in config)")
+    p.flag(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="metrics.json or release.yaml of what runs now",
+    )
+    p.flag("--env-repo", metavar="URL", help="baseline: the release recorded in this repo...")
+    p.flag("--env", metavar="ENV", help="... for this environment (not with --baseline)")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag("--advisory", action="store_true", help="report only; never fail the job")

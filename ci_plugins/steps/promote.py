@@ -1,4 +1,6 @@
-"""Commit rendered manifests and a release record to the environment repo (or open an MR).
+"""Commit rendered manifests and a release record to the environment repo.
+
+Or open a merge/pull request where the environment asks for approval.
 
 `promote --env ENV --rendered DIR --manifest FILE` writes environments/<env>/<app>/ and
 pushes one commit with trailers; `promote --from-env A --to-env B` promotes the exact
@@ -23,7 +25,7 @@ from ci_plugins.envrepo.target import env_repo_url
 from ci_plugins.errors import InputError
 from ci_plugins.model.manifest import read_manifest
 from ci_plugins.render import chart
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -158,3 +160,18 @@ def result_of(plan: Plan, outcome: Outcome) -> StepResult:
     else:
         message = f"{where} already runs {plan.record.model.version}; nothing to commit"
     return StepResult.passed(message, data=data, outputs=outputs)
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--env", metavar="ENV", help="environment to write the rendered release to")
+    p.flag("--rendered", type=Path, metavar="DIR", help="output of ci-plugins render")
+    p.flag("--manifest", type=Path, metavar="FILE", help="model-manifest.json")
+    p.flag("--from-env", metavar="ENV", help="promote the release recorded in this environment")
+    p.flag("--to-env", metavar="ENV", help="... into this environment")
+    p.flag(
+        "--allow-downgrade",
+        action="store_true",
+        help="promote even when the environment runs a newer model",
+    )

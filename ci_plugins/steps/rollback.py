@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ci_plugins.envrepo import rollback
 from ci_plugins.envrepo.target import target_of
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -31,3 +31,10 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     if not result.ok:
         return StepResult.failed(result.message, data=data)
     return StepResult.passed(result.message, data=data, outputs={"commit": result.commit or ""})
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--env", metavar="ENV", required=True, help="environment to roll back")
+    p.flag("--app", metavar="APP", help="app to roll back (default: the config's app)")

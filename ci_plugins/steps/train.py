@@ -23,7 +23,7 @@ from ci_plugins.errors import InputError
 from ci_plugins.model.digest import directory_digest
 from ci_plugins.model.manifest import MANIFEST_FILE, ModelManifest, write_manifest
 from ci_plugins.model.metrics import METRICS_FILE
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 from ci_plugins.training import provenance
 from ci_plugins.training.checkpoint import Checkpoints, fingerprint
 from ci_plugins.training.entrypoint import check_module
@@ -245,3 +245,16 @@ def _facts(manifest: ModelManifest, outcome: Outcome, output: Path) -> dict[str,
     if outcome.resumed_at:
         facts["resumed"] = f"from a checkpoint after epoch {outcome.resumed_at}"
     return facts
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--output-dir", type=Path, metavar="DIR", required=True, help="where model/ goes")
+    p.flag("--checkpoint-dir", type=Path, metavar="DIR", help="resume/save checkpoints here")
+    p.flag("--epochs", type=int, metavar="N", help="override train.epochs")
+    p.flag("--model-version", metavar="N", help="numeric version (default: UTC timestamp)")
+    p.flag(
+        "--require-gpu",
+        action="store_true",
+        help="fail (exit 3) without a GPU, as train.require_gpu: true (pipeline templates)",
+    )

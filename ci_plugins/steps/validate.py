@@ -1,5 +1,7 @@
-"""Validate an environment repo change: manifests parse, release records are complete and carry
-gate evidence, and no environment is downgraded.
+"""Check an environment repo change: manifests, release records, no downgrade.
+
+Manifests parse, release records (and pins) are readable and complete and carry gate
+evidence, and no environment is downgraded.
 
 Runs in the environment repo's own CI on a promotion merge/pull request (`--base` names the
 target branch; only the apps changed since it are checked) or on any checkout (every app).
@@ -26,7 +28,7 @@ from ci_plugins.envrepo.record import ReleaseRecord
 from ci_plugins.errors import InputError
 from ci_plugins.render.manifests import ManifestError, read_manifest_dir
 from ci_plugins.reports import TestCase, junit_xml, markdown_table, to_json, write_reports
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -201,3 +203,11 @@ def _summary(cases: list[TestCase], apps: list[str], *, base: str | None) -> str
     rows = [[c.classname, c.name, "✅ pass" if not c.failure else f"❌ {c.failure}"] for c in cases]
     table = markdown_table(["app", "check", "result"], rows)
     return f"### {icon} ci-plugins validate {verdict}\n\nApps{scope}: {', '.join(apps)}\n\n{table}"
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--repo", type=Path, metavar="DIR", help="environment repo checkout (default: .)")
+    p.flag("--base", metavar="REF", help="target branch of the merge request: check only changes")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag("--allow-downgrade", action="store_true", help="accept an older model version")

@@ -1,10 +1,11 @@
-"""Wait until the cluster runs the committed release, healthy; or fail fast with the reason.
+"""Wait until the cluster runs the committed release and it is healthy.
 
-Objects to check are the rendered manifests committed in the environment repo for the
-environment (and app). Phases (READINESS.md): A the GitOps controller applied our commit;
-B the live pod templates carry the committed images and annotations; C per-kind readiness;
-D the fail-fast pod classifier; then TensorFlow Serving's model status through the service
-proxy. Exit 0 healthy, 1 failed or timed out, 2 bad input, 3 cluster API unreachable.
+Or fail fast with the reason. Objects to check are the rendered manifests committed in the
+environment repo for the environment (and app). Phases (READINESS.md): A the GitOps
+controller applied our commit; B the live pod templates carry the committed images and
+annotations; C per-kind readiness; D the fail-fast pod classifier; then TensorFlow
+Serving's model status through the service proxy. Exit 0 healthy, 1 failed or timed out, 2
+bad input, 3 cluster API unreachable.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ci_plugins.config.models import VerifyConfig
 from ci_plugins.envrepo import checkout, rollback
 from ci_plugins.envrepo.target import env_repo_url, target_of
 from ci_plugins.errors import CiPluginsError, InputError
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 from ci_plugins.verify import evidence
 from ci_plugins.verify.committed import Committed, read_committed
 from ci_plugins.verify.readiness.evaluate import Checked
@@ -128,3 +129,18 @@ def _rollback(ctx: StepContext, committed: Committed) -> list[dict[str, object]]
         (ctx.out.info if result.ok else ctx.out.error)(f"rollback: {result.message}")
         results.append({"app": app, "ok": result.ok, "message": result.message, **result.as_json()})
     return results
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--env", metavar="ENV", required=True, help="environment to verify")
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--app", metavar="APP", help="only this app (default: the config's app)")
+    p.flag("--kubeconfig", type=Path, metavar="FILE", help="default: KUBECONFIG")
+    p.flag("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag(
+        "--rollback-on-failure",
+        action="store_true",
+        help="on failure or timeout, roll the environment back (exit 1 either way)",
+    )
