@@ -23,33 +23,12 @@ from ci_plugins.verify.readiness.model import (
     failed,
     progressing,
 )
-from ci_plugins.verify.readiness.policy import Policy
+from ci_plugins.verify.readiness.policy import policy_of
 from ci_plugins.verify.watch import Observer
 
 # Phase A reasons that mean "our commit is applied, its health is still settling".
 APPLIED = {"AppNotHealthy"}
 DEBOUNCE = 0.1  # seconds between evaluations when watch events arrive in bursts
-
-
-def policy_from(vcfg: VerifyConfig) -> Policy:
-    """The rule thresholds from the verify: section."""
-    return Policy(
-        missing_grace=vcfg.missing_grace,
-        spec_drift_grace=vcfg.spec_drift_grace,
-        replicafailure_grace=vcfg.replicafailure_grace,
-        image_pull_grace=vcfg.image_pull_grace,
-        config_grace=vcfg.config_grace,
-        unschedulable_grace=vcfg.unschedulable_grace,
-        scale_up_grace=vcfg.scale_up_grace,
-        hpa_metrics_grace=vcfg.hpa_metrics_grace,
-        app_condition_grace=vcfg.app_condition_grace,
-        unknown_grace=vcfg.unknown_grace,
-        admission_failures_max=vcfg.admission_failures_max,
-        tolerate_oom_restarts=vcfg.tolerate_oom_restarts,
-        fail_on_paused=vcfg.fail_on_paused,
-        require_terminated_old_pods=vcfg.require_terminated_old_pods,
-        require_auto_sync=vcfg.controller.require_auto_sync if vcfg.controller else False,
-    )
 
 
 class Verification:
@@ -71,7 +50,7 @@ class Verification:
         self.kube = kube
         self.start = start
         self.deadline = deadline
-        self.policy = policy_from(vcfg)
+        self.policy = policy_of(vcfg)
         self.timed_out = False
         self.controller_refs: list[ObjectRef] = []
         objects = {
