@@ -13,6 +13,7 @@ beyond EXPANDED_NODES_LIMIT, or that refer to themselves, are refused as bad inp
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -167,3 +168,29 @@ def decode(data: bytes, *, source: str) -> str:
             f"is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r})",
             hint="the file is corrupt or binary; restore it from history or write it again",
         ) from None
+
+
+def read_json(path: Path, *, what: str, missing_hint: str | None = None) -> Any:
+    """The JSON document in the regular file path (`what path` names it in messages).
+
+    InputError (exit 2) when it does not exist (with missing_hint), is a link, FIFO or
+    directory, cannot be read, is not UTF-8 or not valid JSON (with line and column)."""
+    label = f"{what} {path}".strip()
+    text = read_text(path, what=what)
+    if text is None:
+        raise InputError(f"{label} does not exist", hint=missing_hint)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{label} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from None
+
+
+def read_json_object(path: Path, *, what: str, missing_hint: str | None = None) -> dict[str, Any]:
+    """read_json, which must give a JSON object (InputError naming the type otherwise)."""
+    data = read_json(path, what=what, missing_hint=missing_hint)
+    if not isinstance(data, dict):
+        label = f"{what} {path}".strip()
+        raise InputError(f"{label} must hold a JSON object, got {type(data).__name__}")
+    return data

@@ -5,7 +5,6 @@ Pure functions over files and records, shared by promote, rollback and status.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -54,16 +53,9 @@ def read_rendered(directory: Path) -> Rendered:
 
 def _json_object(path: Path) -> dict[str, Any] | None:
     """The JSON object in path (None when absent); InputError naming it otherwise."""
-    text = safe_read.read_text(path)
-    if text is None:
+    if safe_read.file_problem(path) == safe_read.MISSING:
         return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path} must hold a JSON object")
-    return data
+    return safe_read.read_json_object(path, what="")
 
 
 def check_render_info(info: Mapping[str, Any], *, app: str, env: str, digest: str) -> None:
