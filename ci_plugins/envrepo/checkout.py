@@ -139,8 +139,12 @@ class EnvRepoCheckout:
         release: str,
         manifests: Mapping[str, bytes],
     ) -> None:
-        """Replace the app's release.yaml and its whole manifests/ set (others untouched)."""
-        directory = self.app_dir(env, app)
+        """Replace the app's release.yaml and its whole manifests/ set (others untouched).
+
+        InputError (exit 2) when the repo holds a link on the way: nothing is ever written
+        outside the clone."""
+        directory = self._writable(f"{app_path(env, app)}/{MANIFESTS_DIR}").parent
+        self._writable(f"{app_path(env, app)}/{RELEASE_FILE}")
         shutil.rmtree(directory / MANIFESTS_DIR, ignore_errors=True)
         (directory / MANIFESTS_DIR).mkdir(parents=True)
         for name, data in sorted(manifests.items()):
@@ -149,12 +153,26 @@ class EnvRepoCheckout:
 
     def write_pin(self, env: str, app: str, pin: Pin | None) -> None:
         """Write (or with None, remove) environments/<env>/<app>/pin.yaml."""
-        path = self.app_dir(env, app) / PIN_FILE
+        path = self._writable(f"{app_path(env, app)}/{PIN_FILE}")
         if pin is None:
             path.unlink(missing_ok=True)
             return
         data = pin.model_dump(mode="json")
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    def _writable(self, relpath: str) -> Path:
+        """root/relpath, after checking that no part of it is a symbolic link (a hostile
+        env repo could point one outside the clone); InputError (exit 2) naming it."""
+        path = self.root
+        for part in relpath.split("/"):
+            path = path / part
+            if path.is_symlink():
+                where = path.relative_to(self.root)
+                raise InputError(
+                    f"{self.url}: {where} is a symbolic link; refusing to write through it",
+                    hint="environment repos hold plain files; replace the link with its content",
+                )
+        return path
 
     def commit(self, paths: Sequence[str], message: str) -> str | None:
         """Commit everything changed under paths; the new sha, or None when nothing changed.

@@ -284,3 +284,24 @@ def test_validate_fails_a_non_utf8_record_and_a_broken_base_record(
     assert result.exit_code == 1, result.stderr
     failed = {c["check"]: c["problem"] for c in result.json["checks"] if c["problem"]}
     assert "release.yaml is not UTF-8 text" in failed["release record complete"]
+
+
+def test_promote_never_writes_through_a_link_in_the_environment_repo(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with tempfile.TemporaryDirectory(prefix="seed-") as tmp:
+        work = Path(tmp) / "w"
+        git("init", "--quiet", "--initial-branch", "main", str(work))
+        (work / APP_DIR).mkdir(parents=True)
+        (work / APP_DIR / "manifests").symlink_to(outside)
+        git("add", "-A", cwd=work)
+        git("commit", "--quiet", "-m", "a link", cwd=work)
+        git("push", "--quiet", str(env_repo), "HEAD:refs/heads/main", cwd=work)
+    before = remote_head(env_repo)
+    write_config(tmp_path, str(env_repo))
+    result = promote(cli, tmp_path)
+    assert_bad_input(result, f"{APP_DIR}/manifests is a symbolic link")
+    assert list(outside.iterdir()) == []
+    assert remote_head(env_repo) == before
