@@ -133,13 +133,17 @@ def _summary_line(docstring: str) -> str:
 
 def _source_docstring(name: str) -> str:
     """A step module's docstring read from its source, without importing the module."""
-    import ast
     from importlib.util import find_spec
 
     spec = find_spec(STEPS[name])
     if spec is None or spec.origin is None:
         return ""
-    return ast.get_docstring(ast.parse(Path(spec.origin).read_text(encoding="utf-8"))) or ""
+    text = Path(spec.origin).read_text(encoding="utf-8")
+    if text.startswith('"""'):  # every step module starts with its docstring
+        return text[3:].split('"""', 1)[0]
+    import ast
+
+    return ast.get_docstring(ast.parse(text)) or ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
