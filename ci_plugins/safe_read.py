@@ -48,6 +48,9 @@ def load(text: str | bytes) -> Any:
 
 def load_all(text: str | bytes) -> list[Any]:
     """Every document in text, in order (empty documents as None)."""
+    # An alias needs an anchor (&name) and a reference (*name): text without both has
+    # none, and skips the walk (helm's output, most values files).
+    may_alias = ("&" in text and "*" in text) if isinstance(text, str) else b"&" in text
     loader = _LOADER(text)
     try:
         documents = []
@@ -55,7 +58,8 @@ def load_all(text: str | bytes) -> list[Any]:
             node = loader.get_node()
             if node is None:
                 break
-            check_expansion(node)
+            if may_alias:
+                check_expansion(node)
             documents.append(loader.construct_document(node))
         return documents
     finally:
