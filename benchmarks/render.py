@@ -26,10 +26,14 @@ from _timing import command, report
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ci_plugins import rendering  # noqa: E402
 from ci_plugins.adapters import helm  # noqa: E402
 from ci_plugins.config.models import load_config  # noqa: E402
 from ci_plugins.model.manifest import read_manifest  # noqa: E402
+from ci_plugins.render.chart import (  # noqa: E402
+    canonical_json,
+    layered_values,
+    shipped_chart,
+)
 
 CONFIG = """\
 app: digits
@@ -89,11 +93,11 @@ def main() -> None:
         (work / "model-manifest.json").write_text(json.dumps(MANIFEST), encoding="utf-8")
         config = load_config(work / "ci-plugins.yaml")
         manifest = read_manifest(work / "model-manifest.json", app="digits")
-        chart = rendering.shipped_chart()
+        chart = shipped_chart()
         for env_name in ("dev", "staging", "prod"):
             values = work / f"{env_name}-values.json"
-            layered = rendering.layered_values(config, manifest, env_name)
-            values.write_text(rendering.canonical_json(layered), encoding="utf-8")
+            layered = layered_values(config, manifest, env_name)
+            values.write_text(canonical_json(layered), encoding="utf-8")
             namespace = config.environment(env_name).namespace or env_name
             bare_argv = [helm.helm_binary(), "template", "--namespace", namespace]
             bare_argv += ["--values", str(values), "--", "digits", str(chart)]

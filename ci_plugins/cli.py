@@ -12,7 +12,7 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -22,8 +22,10 @@ from ci_plugins import __version__
 if TYPE_CHECKING:
     from ci_plugins.output import Output
 
-# One table: subcommand = step module = pipeline template name. A step is listed here
-# only once it is built.
+# The one table of commands: subcommand = step module = pipeline template name. Everything
+# else about a command lives in its module: the first line of its docstring is the
+# summary (`--help`), `arguments(p)` declares its flags, `Options` and `run` do the work.
+# A step is listed here only once it is built.
 STEPS: dict[str, str] = {
     "train": "ci_plugins.steps.train",
     "gate": "ci_plugins.steps.gate",
@@ -87,187 +89,13 @@ def _common(parser: _Parser) -> None:
     parser.flag("--debug", action="store_true", help="show tracebacks for errors")
 
 
-def _gate(p: _Parser) -> None:
-    p.flag("--metrics", type=Path, metavar="FILE", required=True, help="metrics.json from train")
-    p.flag("--policy", type=Path, metavar="FILE", help="policy file (default: gate: in config)")
-    p.flag(
-        "--baseline",
-        type=Path,
-        metavar="FILE",
-        help="metrics.json or release.yaml of what runs now",
-    )
-    p.flag("--env-repo", metavar="URL", help="baseline: the release recorded in this repo...")
-    p.flag("--env", metavar="ENV", help="... for this environment (not with --baseline)")
-    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
-    p.flag("--advisory", action="store_true", help="report only; never fail the job")
-
-
-def _train(p: _Parser) -> None:
-    p.flag("--output-dir", type=Path, metavar="DIR", required=True, help="where model/ goes")
-    p.flag("--checkpoint-dir", type=Path, metavar="DIR", help="resume/save checkpoints here")
-    p.flag("--epochs", type=int, metavar="N", help="override train.epochs")
-    p.flag("--model-version", metavar="N", help="numeric version (default: UTC timestamp)")
-    p.flag(
-        "--require-gpu",
-        action="store_true",
-        help="fail (exit 3) without a GPU, as train.require_gpu: true (pipeline templates)",
-    )
-    p.flag(
-        "--tune-lock",
-        type=Path,
-        metavar="FILE",
-        help="train.tune: use the values in FILE and skip the search; write them there "
-        "after a search when FILE does not exist",
-    )
-    p.flag(
-        "--tune-dir",
-        type=Path,
-        metavar="DIR",
-        help="train.tune: the search state, to cache between job retries "
-        "(default: train.tune.directory, else OUTPUT/tuning)",
-    )
-
-
-def _package(p: _Parser) -> None:
-    p.flag("--model-dir", type=Path, metavar="DIR", required=True, help="model/ from train")
-    p.flag("--manifest", type=Path, metavar="FILE", required=True, help="model-manifest.json")
-    p.flag("--registry", metavar="REF", help="OCI repository to push to")
-
-
-def _render(p: _Parser) -> None:
-    p.flag("--manifest", type=Path, metavar="FILE", required=True, help="model-manifest.json")
-    p.flag("--env", metavar="ENV", required=True, help="environment from ci-plugins.yaml")
-    p.flag("--output-dir", type=Path, metavar="DIR", required=True, help="rendered manifests")
-    p.flag(
-        "--diff-against",
-        type=Path,
-        metavar="DIR",
-        help="an earlier render: summarise what changes (Markdown, step summary)",
-    )
-    p.flag(
-        "--diff-against-env",
-        action="store_true",
-        help="summarise what changes against what the environment repo records for --env",
-    )
-    p.flag("--env-repo", metavar="URL", help="for --diff-against-env (default: env_repo.url)")
-
-
-def _promote(p: _Parser) -> None:
-    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
-    p.flag("--env", metavar="ENV", help="environment to write the rendered release to")
-    p.flag("--rendered", type=Path, metavar="DIR", help="output of ci-plugins render")
-    p.flag("--manifest", type=Path, metavar="FILE", help="model-manifest.json")
-    p.flag("--from-env", metavar="ENV", help="promote the release recorded in this environment")
-    p.flag("--to-env", metavar="ENV", help="... into this environment")
-    p.flag(
-        "--allow-downgrade",
-        action="store_true",
-        help="promote even when the environment runs a newer model",
-    )
-
-
-def _verify(p: _Parser) -> None:
-    p.flag("--env", metavar="ENV", required=True, help="environment to verify")
-    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
-    p.flag("--app", metavar="APP", help="only this app (default: the config's app)")
-    p.flag("--kubeconfig", type=Path, metavar="FILE", help="default: KUBECONFIG")
-    p.flag("--timeout", type=float, metavar="SECONDS", help="give up after this long")
-    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
-    p.flag(
-        "--rollback-on-failure",
-        action="store_true",
-        help="on failure or timeout, roll the environment back (exit 1 either way)",
-    )
-
-
-def _rollback(p: _Parser) -> None:
-    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
-    p.flag("--env", metavar="ENV", required=True, help="environment to roll back")
-    p.flag("--app", metavar="APP", help="app to roll back (default: the config's app)")
-
-
-def _unpin(p: _Parser) -> None:
-    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
-    p.flag("--env", metavar="ENV", required=True, help="environment to unpin the app in")
-    p.flag("--app", metavar="APP", help="app to unpin (default: the config's app)")
-
-
-def _validate(p: _Parser) -> None:
-    p.flag("--repo", type=Path, metavar="DIR", help="environment repo checkout (default: .)")
-    p.flag("--base", metavar="REF", help="target branch of the merge request: check only changes")
-    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
-    p.flag("--allow-downgrade", action="store_true", help="accept an older model version")
-
-
-def _monitor(p: _Parser) -> None:
-    p.flag("--env", metavar="ENV", required=True, help="environment whose live model to judge")
-    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
-    p.flag("--app", metavar="APP", help="app to judge (default: the config's app)")
-    p.flag("--prometheus", metavar="URL", help="Prometheus (default: monitor.prometheus)")
-    p.flag("--at", metavar="TIME", help="judge the windows ending then (unix or ISO; default: now)")
-    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown and JSON reports")
-
-
-def _status(p: _Parser) -> None:
-    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
-    p.flag("--env", metavar="ENV", help="only this environment")
-    p.flag("--app", metavar="APP", help="only this app")
-    p.flag("--history", action="store_true", help="list past releases from the repo's log")
-
-
-def _comment(p: _Parser) -> None:
-    p.flag(
-        "--body-file",
-        type=Path,
-        metavar="FILE",
-        action="append",
-        required=True,
-        help="Markdown file to post (repeat to join several, e.g. gate and render reports)",
-    )
-    p.flag("--marker", metavar="NAME", default="report", help="which of our comments to update")
-    p.flag(
-        "--change-request",
-        type=int,
-        metavar="N",
-        help="MR iid / PR number (default: from the CI variables)",
-    )
-
-
-ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
-    "comment": _comment,
-    "train": _train,
-    "gate": _gate,
-    "package": _package,
-    "render": _render,
-    "promote": _promote,
-    "verify": _verify,
-    "rollback": _rollback,
-    "unpin": _unpin,
-    "status": _status,
-    "validate": _validate,
-    "monitor": _monitor,
-}
-
-SUMMARIES: dict[str, str] = {
-    "train": "train the model; write model/, metrics.json, model-manifest.json",
-    "gate": "gate on evaluation metrics: absolute bounds and no regression",
-    "package": "push the model as an OCI artifact pinned by digest",
-    "render": "render the Helm chart for an environment with helm template",
-    "promote": "commit rendered manifests and a release record to the environment repo",
-    "verify": "wait until the cluster runs the committed release and it is healthy",
-    "rollback": "restore the last healthy release with a new commit, and pin it",
-    "unpin": "let automatic promotions into an environment resume after a rollback",
-    "status": "show what runs in each environment, and why",
-    "comment": "post reports as one merge/pull request comment, updated in place",
-    "validate": "check an environment repo change: manifests, release records, no downgrade",
-    "monitor": "judge the live model; when it degrades, start retraining once",
-}
-
 EPILOG = """exit codes: 0 done/passed/healthy, 1 a check said no, 2 bad input,
 3 an outside system failed, 4 a bug in ci-plugins, 130 interrupted"""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser for argv: only the chosen command's module is imported (for its flags),
+    so that start-up stays fast and only `train` ever imports TensorFlow."""
     parser = _Parser(
         prog="ci-plugins",
         description="GitOps CI/CD for ML models: train, gate, render, promote, verify, roll back.",
@@ -276,25 +104,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ci-plugins {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
     for name in STEPS:
+        module = importlib.import_module(STEPS[name]) if name == chosen else None
+        if module is not None:
+            head = _summary_line(module.__doc__ or "")
+        elif chosen in STEPS:
+            head = ""  # another command runs: its summary is never shown
+        else:
+            head = _summary_line(_source_docstring(name))
         sub = commands.add_parser(
             name,
-            help=SUMMARIES[name],
-            description=SUMMARIES[name].capitalize() + ".",
+            help=head[:1].lower() + head[1:].rstrip("."),
+            description=head,
             epilog=EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         assert isinstance(sub, _Parser)
-        ARGUMENTS[name](sub)
+        if module is not None:
+            module.arguments(sub)
         _common(sub)
     return parser
+
+
+def _summary_line(docstring: str) -> str:
+    """The first line of a step module's docstring: the command's summary."""
+    return docstring.strip().split("\n", 1)[0].strip()
+
+
+def _source_docstring(name: str) -> str:
+    """A step module's docstring read from its source, without importing the module."""
+    from importlib.util import find_spec
+
+    spec = find_spec(STEPS[name])
+    if spec is None or spec.origin is None:
+        return ""
+    text = Path(spec.origin).read_text(encoding="utf-8")
+    if text.startswith('"""'):  # every step module starts with its docstring
+        return text[3:].split('"""', 1)[0]
+    import ast
+
+    return ast.get_docstring(ast.parse(text)) or ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     argv = list(sys.argv[1:] if argv is None else argv)
     _Parser.json_requested = "--json" in argv
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     from ci_plugins.output import Output
 
     out = Output()

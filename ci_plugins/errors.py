@@ -10,7 +10,9 @@ from ci_plugins.redact import redact
 
 
 class CiPluginsError(Exception):
-    """An error the user can act on; str() is the one-line message."""
+    """The base of the family; never raised itself. Raise a subclass: InputError (2) or
+    ExternalError (3). A bare CiPluginsError reaching cli.py is a bug in ci-plugins, so it
+    exits 4 like any other unexpected exception. str() is the one-line message."""
 
     exit_code: ClassVar[int] = 4
 
@@ -62,9 +64,3 @@ class ExternalError(CiPluginsError):
 
 class PushRejectedError(ExternalError):
     """The remote refused our push because it moved on; promote fetches and retries."""
-
-
-class Interrupted(CiPluginsError):
-    """SIGINT or SIGTERM arrived; work stopped cleanly (exit 130)."""
-
-    exit_code = 130

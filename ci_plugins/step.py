@@ -22,6 +22,13 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None: ...
 
 
+class Flags(Protocol):
+    """What a step module's `arguments(p)` declares its flags on (cli.py's parser)."""
+
+    def flag(self, name: str, *, required: bool = False, **kwargs: Any) -> None:
+        """Add --name; its default also comes from CI_PLUGINS_<NAME>."""
+
+
 class RealClock:
     def time(self) -> float:
         return time.monotonic()

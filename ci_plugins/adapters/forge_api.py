@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
+from ci_plugins.adapters import retry
 from ci_plugins.errors import ExternalError, InputError
 from ci_plugins.redact import Secret, redact, register_secret
 from ci_plugins.step import REAL_CLOCK, Clock
@@ -135,15 +136,17 @@ def unreachable(target: ForgeTarget, exc: Exception, *, doing: str) -> ExternalE
 
 
 def with_retries(call: Callable[[], T], *, clock: Clock = REAL_CLOCK) -> T:
-    """Run call, retrying 5xx answers a bounded number of times with backoff."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return call()
-        except TransientApiError as exc:
-            if attempt == ATTEMPTS:
-                raise ExternalError(f"{exc} (gave up after {ATTEMPTS} attempts)") from exc
-            clock.sleep(2.0 ** (attempt - 1))
-    raise AssertionError("unreachable")  # pragma: no cover
+    """Run call, retrying 5xx answers a bounded number of times with backoff (1s, 2s, 4s)."""
+    policy = retry.Policy(
+        retry_if=lambda exc: isinstance(exc, TransientApiError),
+        wait=lambda attempt, _exc: 2.0 ** (attempt - 1),
+        clock=clock,
+        attempts=ATTEMPTS,
+    )
+    try:
+        return retry.call(policy, lambda _attempt: call())
+    except retry.GaveUp as exc:
+        raise ExternalError(f"{exc.last} (gave up after {exc.attempts} attempts)") from exc.last
 
 
 def with_marker(marker: str, body: str) -> tuple[str, str]:

@@ -160,16 +160,37 @@ class Git:
     def run(
         self, *args: str, check: bool = True, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """Run `git ARGS`; ExternalError (exit 3) on failure when check, with redacted stderr."""
+        """Run `git ARGS`; ExternalError (exit 3) on failure when check, with redacted stderr.
+
+        Output that is not UTF-8 (a corrupt file's bytes) is decoded with replacements."""
         argv = ["git", *args]
+        raw = self._spawn(argv, input=input.encode() if input is not None else None)
+        proc = subprocess.CompletedProcess(
+            argv,
+            raw.returncode,
+            raw.stdout.decode("utf-8", errors="replace"),
+            raw.stderr.decode("utf-8", errors="replace"),
+        )
+        if check and proc.returncode != 0:
+            raise self._error(argv, proc)
+        return proc
+
+    def blob(self, spec: str) -> bytes | None:
+        """The exact bytes of the object SPEC ("<commit>:<path>"), None when there is none.
+
+        Bytes, not text: what an environment repo holds may not be UTF-8 (the caller
+        decides, naming the file)."""
+        proc = self._spawn(["git", "cat-file", "blob", spec], input=None)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def _spawn(self, argv: list[str], *, input: bytes | None) -> subprocess.CompletedProcess[bytes]:
         try:
-            proc = subprocess.run(
+            return subprocess.run(
                 argv,
                 cwd=self.cwd,
                 env=self.env,
                 input=input,
                 capture_output=True,
-                text=True,
                 timeout=self.timeout,
                 check=False,
             )
@@ -181,13 +202,23 @@ class Git:
             raise ExternalError(
                 f"{redact(' '.join(argv))} did not finish within {self.timeout:.0f}s"
             ) from exc
-        if check and proc.returncode != 0:
-            raise self._error(argv, proc)
-        return proc
 
     def out(self, *args: str) -> str:
         """stdout of `git ARGS`, stripped."""
         return self.run(*args).stdout.strip()
+
+    def clone(self, *args: str, url: str, into: Path, branch: str) -> bool:
+        """`git clone ARGS --branch BRANCH -- URL INTO`; False when the remote has no
+        branch BRANCH (an empty repo, or one where the branch is yet to be created).
+
+        ExternalError (exit 3) for any other failure (unreachable, authentication...)."""
+        argv = ["clone", *args, "--branch", branch, "--", url, str(into)]
+        proc = self.run(*argv, check=False)
+        if proc.returncode == 0:
+            return True
+        if f"remote branch {branch.lower()} not found" in proc.stderr.lower():
+            return False
+        raise self._error(["git", *argv], proc)
 
     def push(self, refspec: str, *, lease: str | None = None) -> None:
         """Push refspec to origin; PushRejectedError when the remote refuses it.

@@ -21,6 +21,7 @@ import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from ci_plugins.adapters.retry import GaveUp, Policy, call
 from ci_plugins.errors import ExternalError, InputError
 from ci_plugins.step import Clock
 from ci_plugins.verify.readiness.model import ObjectRef
@@ -131,23 +132,20 @@ def retry_after(exc: BaseException) -> float | None:
 
 def retry(fn: Callable[[], T], *, what: str, clock: Clock, deadline: float) -> T:
     """fn(), retrying transient errors with backoff until the deadline; ExternalError after."""
-    delay = 0.5
-    attempts = 0
-    while True:
-        attempts += 1
-        try:
-            return fn()
-        except Exception as exc:
-            if not is_transient(exc):
-                raise _external(what, exc) from None
-            remaining = deadline - clock.time()
-            if remaining <= 0:
-                raise ExternalError(
-                    f"Kubernetes API: {what} failed {attempts} time(s): {_describe(exc)}",
-                    hint="check that the cluster is reachable from this job (exit 3 is retryable)",
-                ) from None
-            clock.sleep(min(retry_after(exc) or delay, remaining))
-            delay = min(delay * 2, 5.0)
+
+    def wait(attempt: int, exc: BaseException) -> float:
+        return retry_after(exc) or min(0.5 * 2 ** (attempt - 1), 5.0)
+
+    policy = Policy(retry_if=is_transient, wait=wait, clock=clock, deadline=deadline)
+    try:
+        return call(policy, lambda _attempt: fn())
+    except GaveUp as exc:
+        raise ExternalError(
+            f"Kubernetes API: {what} failed {exc.attempts} time(s): {_describe(exc.last)}",
+            hint="check that the cluster is reachable from this job (exit 3 is retryable)",
+        ) from None
+    except Exception as exc:
+        raise _external(what, exc) from None
 
 
 def _describe(exc: BaseException) -> str:
@@ -157,9 +155,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reason or exc}"
 
 
+class ApiRefused(ExternalError):
+    """The API refused us (401/403: credentials or RBAC); retrying cannot help (exit 3)."""
+
+
 def _external(what: str, exc: BaseException) -> ExternalError:
     if isinstance(exc, ApiException) and exc.status in (401, 403):
-        return ExternalError(
+        return ApiRefused(
             f"Kubernetes API refused {what}: HTTP {exc.status}",
             hint="verify needs get/list/watch on the checked kinds, pods/log and events "
             "(docs/verify.md, RBAC)",
@@ -373,10 +375,10 @@ class Kube:
                     stop.wait(1.0)
             except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError):
                 continue  # the stream ended silently (server-side timeout): watch again
-            except ExternalError as exc:
-                if "refused" in str(exc):  # RBAC: retrying cannot help; resync reports it
-                    self.watch_error = exc
-                    return
+            except ApiRefused as exc:  # RBAC: retrying cannot help; resync reports it
+                self.watch_error = exc
+                return
+            except ExternalError:
                 version = None
                 stop.wait(1.0)
             except (urllib3.exceptions.HTTPError, OSError):

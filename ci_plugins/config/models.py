@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -24,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from ci_plugins import safe_read
 from ci_plugins.config.names import APP_MAX, ENV_MAX, dns_label_problem
 from ci_plugins.errors import InputError
 
@@ -434,21 +434,11 @@ class ModelCheckConfig(Section):
 Seconds = Annotated[float, AfterValidator(_finite), Field(ge=0)]
 
 
-class VerifyConfig(Section):
-    """How `ci-plugins verify` decides rollout health (READINESS.md budgets and rules)."""
+class RuleThresholds(Section):
+    """How long verify's rules tolerate each condition, and how much: the one definition
+    of these thresholds and their defaults (docs/readiness.md). verify: holds them, and
+    the pure rules read them from verify/readiness/policy.Policy, which extends this."""
 
-    controller: ControllerConfig | None = Field(
-        default=None, description="the Argo CD Application or Flux Kustomization (phase A)"
-    )
-    timeout: Seconds = Field(default=1800, description="overall budget (--timeout overrides)")
-    sync_timeout: Seconds = Field(default=600, description="budget for phase A (GitOps sync)")
-    rollout_timeout: Seconds | None = Field(
-        default=None,
-        description="budget for phases B-D (default: max progressDeadlineSeconds + 120)",
-    )
-    resync_interval: Seconds = Field(default=10, description="full re-read besides the watch")
-    progress_interval: Seconds = Field(default=5, description="a progress line this often")
-    watch: bool = Field(default=True, description="watch the API (false: poll every resync)")
     missing_grace: Seconds = Field(default=60, description="an object may be missing this long")
     spec_drift_grace: Seconds = Field(
         default=60, description="live pod template may differ from the commit this long"
@@ -469,6 +459,23 @@ class VerifyConfig(Section):
     require_terminated_old_pods: bool = Field(
         default=False, description="wait until old pods are gone (frees GPUs)"
     )
+
+
+class VerifyConfig(RuleThresholds):
+    """How `ci-plugins verify` decides rollout health (READINESS.md budgets and rules)."""
+
+    controller: ControllerConfig | None = Field(
+        default=None, description="the Argo CD Application or Flux Kustomization (phase A)"
+    )
+    timeout: Seconds = Field(default=1800, description="overall budget (--timeout overrides)")
+    sync_timeout: Seconds = Field(default=600, description="budget for phase A (GitOps sync)")
+    rollout_timeout: Seconds | None = Field(
+        default=None,
+        description="budget for phases B-D (default: max progressDeadlineSeconds + 120)",
+    )
+    resync_interval: Seconds = Field(default=10, description="full re-read besides the watch")
+    progress_interval: Seconds = Field(default=5, description="a progress line this often")
+    watch: bool = Field(default=True, description="watch the API (false: poll every resync)")
     model: ModelCheckConfig = Field(
         default_factory=ModelCheckConfig, description="TensorFlow Serving model checks"
     )
@@ -625,8 +632,8 @@ def load_yaml_mapping(path: Path, *, what: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {what} file {path}: {exc}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = safe_read.load(text)
+    except safe_read.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
         if mark is not None:

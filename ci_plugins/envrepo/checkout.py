@@ -8,6 +8,7 @@ temporary directory that is removed afterwards, whatever happens.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -18,11 +19,13 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from ci_plugins import safe_read
 from ci_plugins.adapters.git import Git, Remote, resolve_remote
 from ci_plugins.config.models import validate_model
 from ci_plugins.config.names import check_app, check_env
 from ci_plugins.envrepo.record import ReleaseRecord
 from ci_plugins.errors import ExternalError, InputError
+from ci_plugins.render.manifests import ManifestFile, manifest_paths, read_manifest_dir
 
 ENVIRONMENTS = "environments"
 RELEASE_FILE = "release.yaml"
@@ -79,18 +82,29 @@ class EnvRepoCheckout:
 
     def read_pin(self, env: str, app: str) -> Pin | None:
         """The pin on app in env, or None when it is not pinned."""
-        text = self.read_text(f"{app_path(env, app)}/{PIN_FILE}")
+        relpath = f"{app_path(env, app)}/{PIN_FILE}"
+        text = self.read_text(relpath)
         if text is None:
             return None
-        data = yaml.safe_load(text)
-        return validate_model(Pin, data, source=f"{app_path(env, app)}/{PIN_FILE}")
+        return pin_from_text(text, source=f"{self.url}: {relpath}")
 
     def manifest_files(self, env: str, app: str) -> list[Path]:
         """The app's rendered manifests in env (sorted), [] when none are recorded."""
+        return manifest_paths(self.app_dir(env, app) / MANIFESTS_DIR)
+
+    def read_manifests(self, env: str, app: str) -> list[ManifestFile]:
+        """The app's rendered manifests in env, parsed ([] when none are recorded);
+        ManifestError (exit 2) naming each file that is a link, not UTF-8, not YAML..."""
         directory = self.app_dir(env, app) / MANIFESTS_DIR
-        if not directory.is_dir():
-            return []
-        return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+        return read_manifest_dir(directory, prefix=f"{app_path(env, app)}/{MANIFESTS_DIR}/")
+
+    def manifest_bytes(self, env: str, app: str) -> dict[str, bytes | None]:
+        """Each manifest file's exact bytes, to compare with a new render (None for an
+        entry that is not a regular file: links are never followed)."""
+        return {
+            path.name: None if safe_read.file_problem(path) else path.read_bytes()
+            for path in self.manifest_files(env, app)
+        }
 
     def envs(self) -> list[str]:
         """Environments that have at least one app, from the commit (sparse or not)."""
@@ -101,16 +115,20 @@ class EnvRepoCheckout:
         return self._children(f"{ENVIRONMENTS}/{check_env(env)}")
 
     def read_text(self, relpath: str, *, commit: str | None = None) -> str | None:
-        """A file's text from the working tree (or `commit`); None when it does not exist."""
+        """A file's text from the working tree (or `commit`); None when it does not exist.
+
+        InputError (exit 2) naming the file when it is not UTF-8, or in the working tree
+        a link or not a regular file (corrupt environment-repo content, #17)."""
         if commit is None:
             path = self.root / relpath
-            if path.is_file():
-                return path.read_text(encoding="utf-8")
+            if os.path.lexists(path):
+                return safe_read.read_text(path, name=f"{self.url}: {relpath}")
             if not self.head or self._in_sparse_cone(relpath):
                 return None
             commit = "HEAD"
-        proc = self.git.run("show", f"{commit}:{relpath}", check=False)
-        return proc.stdout if proc.returncode == 0 else None
+        data = self.git.blob(f"{commit}:{relpath}")
+        source = f"{self.url}: {relpath}" + ("" if commit == "HEAD" else f" at {commit[:12]}")
+        return None if data is None else safe_read.decode(data, source=source)
 
     # -- writing (promote, rollback, unpin) ----------------------------------------------
     def write_app(
@@ -121,8 +139,12 @@ class EnvRepoCheckout:
         release: str,
         manifests: Mapping[str, bytes],
     ) -> None:
-        """Replace the app's release.yaml and its whole manifests/ set (others untouched)."""
-        directory = self.app_dir(env, app)
+        """Replace the app's release.yaml and its whole manifests/ set (others untouched).
+
+        InputError (exit 2) when the repo holds a link on the way: nothing is ever written
+        outside the clone."""
+        directory = self._writable(f"{app_path(env, app)}/{MANIFESTS_DIR}").parent
+        self._writable(f"{app_path(env, app)}/{RELEASE_FILE}")
         shutil.rmtree(directory / MANIFESTS_DIR, ignore_errors=True)
         (directory / MANIFESTS_DIR).mkdir(parents=True)
         for name, data in sorted(manifests.items()):
@@ -131,12 +153,26 @@ class EnvRepoCheckout:
 
     def write_pin(self, env: str, app: str, pin: Pin | None) -> None:
         """Write (or with None, remove) environments/<env>/<app>/pin.yaml."""
-        path = self.app_dir(env, app) / PIN_FILE
+        path = self._writable(f"{app_path(env, app)}/{PIN_FILE}")
         if pin is None:
             path.unlink(missing_ok=True)
             return
         data = pin.model_dump(mode="json")
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    def _writable(self, relpath: str) -> Path:
+        """root/relpath, after checking that no part of it is a symbolic link (a hostile
+        env repo could point one outside the clone); InputError (exit 2) naming it."""
+        path = self.root
+        for part in relpath.split("/"):
+            path = path / part
+            if path.is_symlink():
+                where = path.relative_to(self.root)
+                raise InputError(
+                    f"{self.url}: {where} is a symbolic link; refusing to write through it",
+                    hint="environment repos hold plain files; replace the link with its content",
+                )
+        return path
 
     def commit(self, paths: Sequence[str], message: str) -> str | None:
         """Commit everything changed under paths; the new sha, or None when nothing changed.
@@ -191,11 +227,14 @@ class EnvRepoCheckout:
 
 def release_from_text(text: str, *, source: str) -> ReleaseRecord:
     """Parse a release.yaml's text; InputError (exit 2) naming source when it is not valid."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{source} is not valid YAML: {exc}") from None
+    data = safe_read.load_text(text, source=source)
     return validate_model(ReleaseRecord, data, source=source)
+
+
+def pin_from_text(text: str, *, source: str) -> Pin:
+    """Parse a pin.yaml's text; InputError (exit 2) naming source when it is not valid."""
+    data = safe_read.load_text(text, source=source)
+    return validate_model(Pin, data, source=source)
 
 
 @contextmanager
@@ -235,16 +274,12 @@ def _clone(
     environ: Mapping[str, str] | None,
 ) -> None:
     outside = Git(tmp, remote=remote, environ=environ)
-    argv = ["clone", "--quiet", "--single-branch", "--no-tags", "--branch", branch]
+    argv = ["--quiet", "--single-branch", "--no-tags"]
     if depth:
         argv += ["--depth", str(depth)]
     if sparse is not None:
         argv += ["--sparse", "--filter=blob:none"]
-    proc = outside.run(*argv, "--", remote.url, str(root), check=False)
-    if proc.returncode != 0:
-        stderr = proc.stderr.lower()
-        if f"remote branch {branch.lower()} not found" not in stderr:
-            raise outside._error(["git", *argv, "--", remote.url, str(root)], proc)
+    if not outside.clone(*argv, url=remote.url, into=root, branch=branch):
         _init_empty(remote, root, branch=branch, environ=environ)
         return
     if sparse is not None:
@@ -260,9 +295,7 @@ def _init_empty(
     git = Git(root, remote=remote, environ=environ)
     git.run("init", "--quiet", "--initial-branch", branch)
     git.run("remote", "add", "origin", remote.url)
-    refs = git.run("ls-remote", "--heads", "origin", check=False)
-    if refs.returncode != 0:
-        raise git._error(["git", "ls-remote", "--heads", "origin"], refs)
+    refs = git.run("ls-remote", "--heads", "origin")
     if refs.stdout.strip() and f"refs/heads/{branch}" not in refs.stdout:
         names = ", ".join(line.split("refs/heads/")[-1] for line in refs.stdout.splitlines())
         raise ExternalError(

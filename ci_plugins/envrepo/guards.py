@@ -5,7 +5,6 @@ Pure functions over files and records, shared by promote, rollback and status.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -14,15 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ci_plugins import ci_system as ci_vars
+from ci_plugins import ci_system, safe_read
 from ci_plugins.envrepo.record import ChartRef, ModelRef, ReleaseRecord, SourceRef
 from ci_plugins.errors import InputError
 from ci_plugins.model.manifest import ModelManifest
-
-RENDER_INFO = "render-info.json"
-METRICS_FILE = "metrics.json"
+from ci_plugins.model.metrics import METRICS_FILE
+from ci_plugins.render.manifests import RENDER_INFO, read_manifest_dir
 
 
 @dataclass(frozen=True)
@@ -36,49 +32,30 @@ class Rendered:
 def read_rendered(directory: Path) -> Rendered:
     """Read DIR/*.yaml (each must hold Kubernetes objects) and DIR/render-info.json.
 
-    InputError (exit 2) when the directory is missing, has no *.yaml file, or a file is not
-    YAML or holds something other than Kubernetes objects (every problem listed).
+    InputError (exit 2) when the directory is missing, has no *.yaml file, or a file is a
+    link, unreadable, not YAML or holds something other than Kubernetes objects (every
+    problem listed), or render-info.json is unreadable or not a JSON object.
     """
     if not directory.is_dir():
         raise InputError(
             f"rendered directory {directory} does not exist",
             hint="run `ci-plugins render --output-dir DIR` first",
         )
-    paths = sorted(p for p in directory.glob("*.yaml") if p.is_file())
-    if not paths:
+    files = read_manifest_dir(directory)
+    if not files:
         raise InputError(
             f"rendered directory {directory} has no *.yaml files",
             hint="pass the --output-dir of `ci-plugins render`",
         )
-    problems = [f"{p.name}: {problem}" for p in paths if (problem := _object_problem(p))]
-    if problems:
-        raise InputError(
-            f"rendered directory {directory} has {len(problems)} invalid manifest(s)",
-            problems=problems,
-        )
-    info: dict[str, Any] = {}
-    info_path = directory / RENDER_INFO
-    if info_path.is_file():
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{info_path} is not valid JSON: {exc}") from None
-        if not isinstance(info, dict):
-            raise InputError(f"{info_path} must hold a JSON object")
-    return Rendered({p.name: p.read_bytes() for p in paths}, info)
+    info = _json_object(directory / RENDER_INFO) or {}
+    return Rendered({f.name: f.data for f in files}, info)
 
 
-def _object_problem(path: Path) -> str | None:
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        return f"not valid YAML ({str(exc).splitlines()[0]})"
-    if not documents:
-        return "holds no Kubernetes object"
-    for document in documents:
-        if not isinstance(document, dict) or not document.get("kind"):
-            return "is not a Kubernetes object (a mapping with apiVersion and kind)"
-    return None
+def _json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in path (None when absent); InputError naming it otherwise."""
+    if safe_read.file_problem(path) == safe_read.MISSING:
+        return None
+    return safe_read.read_json_object(path, what="")
 
 
 def check_render_info(info: Mapping[str, Any], *, app: str, env: str, digest: str) -> None:
@@ -98,14 +75,8 @@ def check_render_info(info: Mapping[str, Any], *, app: str, env: str, digest: st
 def read_metrics_near(manifest_path: Path) -> dict[str, float]:
     """Gate metrics from metrics.json beside the model manifest (train writes both into
     one directory); numeric, finite values only; {} when there is no such file."""
-    path = manifest_path.parent / METRICS_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not valid JSON: {exc}") from None
-    metrics = data.get("metrics") if isinstance(data, dict) else None
+    data = _json_object(manifest_path.parent / METRICS_FILE)
+    metrics = data.get("metrics") if data else None
     if not isinstance(metrics, dict):
         return {}
     return {
@@ -141,10 +112,10 @@ def build_record(
         values_digest=info.get("values_digest"),
         metrics=dict(metrics),
         source=SourceRef(
-            repo=str(extra.get("source_repo") or ci_vars.source_repo(environ)),
+            repo=str(extra.get("source_repo") or ci_system.source_repo(environ)),
             commit=manifest.source_commit,
         ),
-        pipeline_url=manifest.pipeline_url or ci_vars.pipeline_url(environ),
+        pipeline_url=manifest.pipeline_url or ci_system.pipeline_url(environ),
         promoted_from=promoted_from,
         released_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -175,25 +146,26 @@ def same_release(a: ReleaseRecord, b: ReleaseRecord) -> bool:
     return a.model_copy(update=ignored) == b.model_copy(update=ignored)
 
 
-def downgrade_reason(new: ReleaseRecord, current: ReleaseRecord) -> str | None:
+def downgrade_reason(
+    new: ReleaseRecord, current: ReleaseRecord, *, where: str | None = None
+) -> str | None:
     """Why new is older than what runs (by creation time when both have one, else by
-    version), or None when it is not a downgrade."""
+    version), or None when it is not a downgrade. The one downgrade rule: promote,
+    validate and status all ask here. `where` names what runs current (default: its
+    environment)."""
     if new.model.digest == current.model.digest:
         return None
+    runs = f"which {where or current.environment} runs"
     new_created, old_created = _created(new), _created(current)
     if new_created and old_created:
         if new_created < old_created:
             return (
                 f"model {new.model.version} was created {new_created.isoformat()}, before "
-                f"{current.model.version} ({old_created.isoformat()}) which "
-                f"{current.environment} runs"
+                f"{current.model.version} ({old_created.isoformat()}), {runs}"
             )
         return None
     if _natural(new.model.version) < _natural(current.model.version):
-        return (
-            f"model version {new.model.version} is older than {current.model.version} "
-            f"which {current.environment} runs"
-        )
+        return f"model version {new.model.version} is older than {current.model.version}, {runs}"
     return None
 
 

@@ -7,20 +7,19 @@ instead of opening another. The body shows what changes and the metrics vs what 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ci_plugins.envrepo.checkout import RELEASE_FILE, EnvRepoCheckout, app_path, release_from_text
 from ci_plugins.envrepo.guards import same_release
-from ci_plugins.envrepo.publish import Change, Commit, Refusal
+from ci_plugins.envrepo.promotion import Plan, change_for
+from ci_plugins.envrepo.publish import Commit, Outcome, Refusal
 from ci_plugins.envrepo.record import ReleaseRecord
 from ci_plugins.reports import markdown_table
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import StepContext
 
 if TYPE_CHECKING:
     from ci_plugins.config.models import Config
-    from ci_plugins.steps.promote import Plan
 
 
 def branch_name(env: str, app: str) -> str:
@@ -34,11 +33,12 @@ def open_request(
     plan: Plan,
     *,
     url: str,
-    change: Callable[[Plan], Change],
-) -> StepResult:
-    """Commit the release on the MR branch, push it, open or update the MR/PR."""
+) -> Outcome:
+    """Commit the release on the MR branch, push it, open or update the MR/PR.
+
+    The outcome's commit is the branch's head (None when nothing changes) and its
+    merge_request the MR/PR's URL; a refusal (pin, downgrade) pushes nothing."""
     from ci_plugins.adapters import forge
-    from ci_plugins.steps.promote import result_of
 
     remote_url = repo.git.remote.url if repo.git.remote else url
     # Missing token or unknown forge: fail (exit 2) before anything is pushed.
@@ -53,13 +53,12 @@ def open_request(
         plan = replace(
             plan, record=plan.record.model_copy(update={"released_at": proposed.released_at})
         )
-    result = change(plan)(repo)
+    result = change_for(plan)(repo)
     if not isinstance(result, Commit):
-        refusal = result.reason if isinstance(result, Refusal) else None
-        return result_of(plan, None, refusal, merge_request=None)
+        return Outcome(refusal=result.reason if isinstance(result, Refusal) else None)
     sha = repo.commit([app_path(plan.env, plan.app)], result.message)
     if sha is None:
-        return result_of(plan, None, None, merge_request=None)
+        return Outcome()
     if existing and _same_tree(repo, existing):
         ctx.out.info(f"{branch} already holds this release; updating the request only")
         sha = existing
@@ -76,7 +75,7 @@ def open_request(
         environ=ctx.out.environ,
         clock=ctx.clock,
     )
-    return result_of(plan, sha, None, merge_request=request)
+    return Outcome(commit=sha, merge_request=request)
 
 
 def _proposed(repo: EnvRepoCheckout, commit: str, plan: Plan) -> ReleaseRecord | None:

@@ -4,7 +4,8 @@ A change is a function that looks at a fresh checkout and writes the files it wa
 says "nothing to do", or refuses). When the push is rejected because someone else pushed
 first, the clone is reset to the new remote state and the *change* runs again on top of
 it (not a text rebase of stale files), a bounded number of times with jittered
-exponential backoff. Nothing is ever force-pushed; history stays linear.
+exponential backoff (the one retry policy, adapters/retry.py). Nothing is ever
+force-pushed; history stays linear.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ci_plugins.adapters import retry
 from ci_plugins.envrepo.checkout import (
     RELEASE_FILE,
     EnvRepoCheckout,
@@ -41,6 +43,7 @@ class Commit:
     subject: str
     trailers: Mapping[str, str] = field(default_factory=dict)
     body: str = ""
+    result: object = None  # what the change decided, handed back in Outcome.result
 
     @property
     def message(self) -> str:
@@ -63,9 +66,13 @@ Change = Callable[[EnvRepoCheckout], Commit | Refusal | None]
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a change did: the pushed commit (None: nothing changed), or the refusal."""
+
     commit: str | None = None
     refusal: str | None = None
     attempts: int = 1
+    merge_request: str | None = None  # the MR/PR opened or updated (approval promotions)
+    result: object = None  # the pushed Commit's result (the change's decision)
 
 
 def push_change(
@@ -86,7 +93,10 @@ def push_change(
     remote then holds nothing of ours.
     """
     rng = rng or random.Random()  # jitter, not cryptography
-    for attempt in range(1, attempts + 1):
+
+    def attempt_change(attempt: int) -> Outcome:
+        if attempt > 1:
+            repo.refresh(depth=depth)  # re-apply on the new state of the branch
         result = change(repo)
         if not isinstance(result, Commit):
             refusal = result.reason if isinstance(result, Refusal) else None
@@ -94,25 +104,33 @@ def push_change(
         sha = repo.commit(paths, result.message)
         if sha is None:
             return Outcome(attempts=attempt)
-        try:
-            repo.push()
-        except PushRejectedError as exc:
-            if attempt == attempts:
-                raise ExternalError(
-                    f"push to {repo.url} ({repo.branch}) was still rejected after {attempts} "
-                    "attempts; nothing of this change was pushed",
-                    hint=f"last rejection: {_last_line(str(exc))}",
-                ) from exc
-            delay = rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
-            out.info(
-                f"push rejected ({_last_line(str(exc))}); re-applying on the new state of "
-                f"{repo.branch} in {delay:.1f}s (attempt {attempt + 1} of {attempts})"
-            )
-            clock.sleep(delay)
-            repo.refresh(depth=depth)
-            continue
-        return Outcome(commit=sha, attempts=attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+        repo.push()
+        return Outcome(commit=sha, attempts=attempt, result=result.result)
+
+    def wait(attempt: int, _exc: BaseException) -> float:
+        return rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+
+    def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
+        out.info(
+            f"push rejected ({_last_line(str(exc))}); re-applying on the new state of "
+            f"{repo.branch} in {delay:.1f}s (attempt {attempt + 1} of {attempts})"
+        )
+
+    policy = retry.Policy(
+        retry_if=lambda exc: isinstance(exc, PushRejectedError),
+        wait=wait,
+        clock=clock,
+        attempts=attempts,
+        on_retry=on_retry,
+    )
+    try:
+        return retry.call(policy, attempt_change)
+    except retry.GaveUp as exc:
+        raise ExternalError(
+            f"push to {repo.url} ({repo.branch}) was still rejected after {exc.attempts} "
+            "attempts; nothing of this change was pushed",
+            hint=f"last rejection: {_last_line(str(exc.last))}",
+        ) from exc.last
 
 
 def _last_line(text: str) -> str:

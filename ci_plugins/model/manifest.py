@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ci_plugins import safe_read
 from ci_plugins.config.models import AppName, validate_model
 from ci_plugins.errors import InputError
 
@@ -42,18 +42,9 @@ class ModelManifest(BaseModel):
 def read_manifest(path: Path, *, app: str | None = None) -> ModelManifest:
     """Load and validate a model manifest; InputError (exit 2) when missing, corrupt or
     recorded for another app than `app`."""
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            f"model manifest {path} does not exist", hint="run `ci-plugins train` first"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read model manifest {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"model manifest {path} is not valid JSON at line {exc.lineno}: {exc.msg}"
-        ) from None
+    data = safe_read.read_json(
+        path, what="model manifest", missing_hint="run `ci-plugins train` first"
+    )
     manifest = validate_model(ModelManifest, data, source=path)
     if app is not None and manifest.app != app:
         raise InputError(

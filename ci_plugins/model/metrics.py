@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ci_plugins import safe_read
 from ci_plugins.envrepo.record import is_release_document, read_release
 from ci_plugins.errors import InputError
+
+METRICS_FILE = "metrics.json"  # what train writes beside the model manifest
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ def read_metrics(path: Path) -> dict[str, Any]:
     Raises InputError (exit 2) when the file is missing, not JSON or not shaped
     `{"metrics": {...}}`.
     """
-    data = _read_json_object(path, what="metrics file")
+    data = safe_read.read_json_object(path, what="metrics file")
     metrics = data.get("metrics")
     if not isinstance(metrics, dict):
         raise InputError(
@@ -46,8 +46,8 @@ def read_baseline(path: Path) -> Baseline:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read baseline file {path}: {exc}") from None
     try:
-        data = yaml.safe_load(text)  # JSON is YAML, so one parser reads both
-    except yaml.YAMLError as exc:
+        data = safe_read.load(text)  # JSON is YAML, so one parser reads both
+    except safe_read.YAMLError as exc:
         raise InputError(f"baseline file {path} is neither JSON nor YAML: {exc}") from None
     if not isinstance(data, dict):
         raise InputError(f"baseline file {path} must hold a mapping")
@@ -56,19 +56,3 @@ def read_baseline(path: Path) -> Baseline:
         source = f"release {record.model.version} recorded in {record.environment} ({path})"
         return Baseline(dict(record.metrics), source)
     return Baseline(read_metrics(path), f"metrics file {path}")
-
-
-def _read_json_object(path: Path, *, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {what} {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{what} {path} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-        ) from None
-    if not isinstance(data, dict):
-        raise InputError(f"{what} {path} must hold a JSON object, got {type(data).__name__}")
-    return data

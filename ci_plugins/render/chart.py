@@ -22,34 +22,15 @@ from typing import Any
 
 import yaml
 
+from ci_plugins import safe_read
 from ci_plugins.adapters import helm
 from ci_plugins.config.models import Config
 from ci_plugins.config.names import check_app, check_env
 from ci_plugins.errors import InputError
 from ci_plugins.model.manifest import ModelManifest
+from ci_plugins.render.manifests import CLUSTER_SCOPED, RENDER_INFO, parse_objects
 
-RENDER_INFO = "render-info.json"
-# libyaml's safe loader when PyYAML has it (5x faster on helm's output); dumping stays
-# pure Python so that the bytes never depend on how PyYAML was built.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CHART_NAME = "model-server"
-# Kinds that live outside namespaces: they never get metadata.namespace.
-CLUSTER_SCOPED = frozenset(
-    {
-        "APIService",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "IngressClass",
-        "MutatingWebhookConfiguration",
-        "Namespace",
-        "PersistentVolume",
-        "PriorityClass",
-        "RuntimeClass",
-        "StorageClass",
-        "ValidatingWebhookConfiguration",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -107,9 +88,10 @@ def resolve_chart(config: Config, chart: Path | None = None) -> Path:
 
 def chart_metadata(chart: Path) -> dict[str, str]:
     """name and version from Chart.yaml (InputError when unreadable)."""
+    text = safe_read.read_text(chart / "Chart.yaml") or ""
     try:
-        data = yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = safe_read.load(text)
+    except safe_read.YAMLError as exc:
         raise InputError(f"cannot read {chart / 'Chart.yaml'}: {exc}") from None
     if not isinstance(data, dict) or not data.get("name") or not data.get("version"):
         raise InputError(f"{chart / 'Chart.yaml'} must name the chart and its version")
@@ -218,24 +200,24 @@ def render(
 
 
 def split_objects(stream: str, *, namespace: str) -> dict[str, dict[str, Any]]:
-    """One entry per Kubernetes object: '<kind>-<name>.yaml' (lower case) -> object."""
+    """One entry per Kubernetes object: '<kind>-<name>.yaml' (lower case) -> object.
+
+    InputError (exit 2) when the chart renders something that is not an object, or a
+    name that cannot be one file name (`fullnameOverride: a/b`).
+    """
     objects: dict[str, dict[str, Any]] = {}
-    for doc in yaml.load_all(stream, Loader=_LOADER):
-        if not doc:
-            continue
-        if not isinstance(doc, dict) or "kind" not in doc:
-            raise InputError("the chart rendered something that is not a Kubernetes object")
-        items = doc.get("items", []) if doc["kind"].endswith("List") else [doc]
-        for obj in items:
-            metadata = obj.setdefault("metadata", {})
-            if obj["kind"] not in CLUSTER_SCOPED:
-                metadata.setdefault("namespace", namespace)
-            base = f"{obj['kind']}-{metadata.get('name', 'unnamed')}".lower()
-            name, count = f"{base}.yaml", 1
-            while name in objects:
-                count += 1
-                name = f"{base}-{count}.yaml"
-            objects[name] = obj
+    if not stream.strip():
+        return objects
+    for obj in parse_objects(stream, file="the chart's output (helm template)"):
+        metadata = obj["metadata"]
+        if obj["kind"] not in CLUSTER_SCOPED:
+            metadata.setdefault("namespace", namespace)
+        base = f"{obj['kind']}-{metadata['name']}".lower()
+        name, count = f"{base}.yaml", 1
+        while name in objects:
+            count += 1
+            name = f"{base}-{count}.yaml"
+        objects[name] = obj
     return objects
 
 

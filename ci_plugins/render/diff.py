@@ -7,20 +7,24 @@ model version, and any change to RBAC objects (with the rules).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ci_plugins.errors import InputError
+from ci_plugins.render.manifests import (
+    MODEL_VERSION,
+    ManifestFile,
+    object_key,
+    objects_of,
+    read_manifest_dir,
+)
 
 RBAC_KINDS = frozenset(
     {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"}
 )
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Rollout", "Job"})
-MODEL_VERSION = "ci-plugins.dev/model-version"
 
 
 @dataclass
@@ -65,17 +69,12 @@ def read_rendered(directory: Path) -> dict[str, dict[str, Any]]:
     """'Kind/name' -> object for every *.yaml file in directory (InputError if unreadable)."""
     if not directory.is_dir():
         raise InputError(f"--diff-against {directory} is not a directory")
-    objects: dict[str, dict[str, Any]] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        try:
-            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"cannot read rendered manifest {path}: {exc}") from None
-        for doc in docs:
-            if isinstance(doc, dict) and "kind" in doc:
-                name = (doc.get("metadata") or {}).get("name", path.stem)
-                objects[f"{doc['kind']}/{name}"] = doc
-    return objects
+    return objects_by_key(read_manifest_dir(directory))
+
+
+def objects_by_key(files: Sequence[ManifestFile]) -> dict[str, dict[str, Any]]:
+    """'Kind/name' -> object, for diff_rendered."""
+    return {object_key(obj): obj for obj in objects_of(files)}
 
 
 def diff_rendered(old: Mapping[str, Any], new: Mapping[str, Any]) -> RenderDiff:

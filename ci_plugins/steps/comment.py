@@ -1,4 +1,8 @@
-"""Post Markdown reports as one merge request note / pull request comment, updated in place."""
+"""Post reports as one merge/pull request comment, updated in place.
+
+The Markdown files become one merge request note (GitLab) or pull request comment
+(GitHub), found again by its marker and edited instead of posted twice.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_plugins.errors import InputError
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -42,3 +46,22 @@ def _read(path: Path) -> str:
         raise InputError(f"report file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read report file {path}: {exc}") from None
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag(
+        "--body-file",
+        type=Path,
+        metavar="FILE",
+        action="append",
+        required=True,
+        help="Markdown file to post (repeat to join several, e.g. gate and render reports)",
+    )
+    p.flag("--marker", metavar="NAME", default="report", help="which of our comments to update")
+    p.flag(
+        "--change-request",
+        type=int,
+        metavar="N",
+        help="MR iid / PR number (default: from the CI variables)",
+    )

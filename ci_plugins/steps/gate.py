@@ -1,4 +1,8 @@
-"""Gate on evaluation metrics: absolute bounds, and no regression against what runs now."""
+"""Gate on evaluation metrics: absolute bounds and no regression.
+
+Absolute bounds from the policy, and no regression against the baseline: the metrics of
+what runs now (--baseline FILE, or the release recorded for --env in the env repo).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from ci_plugins.errors import InputError
 from ci_plugins.gate.rules import Check, evaluate
 from ci_plugins.model.metrics import Baseline, read_baseline, read_metrics
 from ci_plugins.reports import TestCase, junit_xml, markdown_table, to_json, write_reports
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -74,32 +78,28 @@ def _baseline(ctx: StepContext, options: Options) -> Baseline | None:
             "--baseline and --env both name a baseline; pass only one",
             hint="--env ENV reads the release recorded in the environment repo",
         )
-    return _env_baseline(ctx, options)
+    return _env_baseline(ctx, options, options.env)
 
 
-def _env_baseline(ctx: StepContext, options: Options) -> Baseline | None:
+def _env_baseline(ctx: StepContext, options: Options, env: str) -> Baseline | None:
     """The metrics of the release the environment repo records for the config's app."""
-    from ci_plugins.envrepo import checkout as envrepo
+    from ci_plugins.envrepo import checkout
+    from ci_plugins.envrepo.target import env_repo_url
 
     config = ctx.optional_config()
-    url = options.env_repo or (config.env_repo.url if config else None)
-    if not options.env or not url:
-        raise InputError(
-            f"no environment repo to read {options.env}'s baseline from",
-            hint="pass --env-repo URL or set env_repo.url in ci-plugins.yaml",
-        )
+    url = env_repo_url(options.env_repo, config, purpose=f" to read {env}'s baseline from")
     if config is None:
         raise InputError(
             f"reading the baseline from {url} needs the app: {ctx.config_path} does not exist"
         )
-    path = envrepo.app_path(options.env, config.app)
-    with envrepo.checkout(url, branch=config.env_repo.branch, sparse=[path]) as repo:
-        record = repo.read_release(options.env, config.app)
+    path = checkout.app_path(env, config.app)
+    with checkout.checkout(url, branch=config.env_repo.branch, sparse=[path]) as repo:
+        record = repo.read_release(env, config.app)
         where = f"{repo.url} at {repo.head[:12]}"
     if record is None:
-        ctx.out.info(f"{options.env} records no release of {config.app} yet ({where})")
+        ctx.out.info(f"{env} records no release of {config.app} yet ({where})")
         return None
-    source = f"release {record.model.version} recorded in {options.env} ({where})"
+    source = f"release {record.model.version} recorded in {env} ({where})"
     return Baseline(dict(record.metrics), source)
 
 
@@ -199,3 +199,19 @@ def _fmt(value: float | None, *, signed: bool = False) -> str:
     if value is None:
         return "—"
     return f"{value:+.4g}" if signed else f"{value:.4g}"
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--metrics", type=Path, metavar="FILE", required=True, help="metrics.json from train")
+    p.flag("--policy", type=Path, metavar="FILE", help="policy file (default: gate: in config)")
+    p.flag(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="metrics.json or release.yaml of what runs now",
+    )
+    p.flag("--env-repo", metavar="URL", help="baseline: the release recorded in this repo...")
+    p.flag("--env", metavar="ENV", help="... for this environment (not with --baseline)")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag("--advisory", action="store_true", help="report only; never fail the job")

@@ -29,7 +29,7 @@ from ci_plugins.monitor import report
 from ci_plugins.monitor.rule import Verdict, decide, reason
 from ci_plugins.monitor.windows import Window, promql_duration, read_windows
 from ci_plugins.reports import to_json, write_reports
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -279,3 +279,13 @@ def _check_retention(url: str, monitor: MonitorConfig, ctx: StepContext) -> None
             hint="shorten monitor.window or monitor.violations.n, or raise "
             "--storage.tsdb.retention.time",
         )
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--env", metavar="ENV", required=True, help="environment whose live model to judge")
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--app", metavar="APP", help="app to judge (default: the config's app)")
+    p.flag("--prometheus", metavar="URL", help="Prometheus (default: monitor.prometheus)")
+    p.flag("--at", metavar="TIME", help="judge the windows ending then (unix or ISO; default: now)")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown and JSON reports")

@@ -1,4 +1,6 @@
-"""Push the model as an OCI artifact pinned by digest and record it in the manifest.
+"""Push the model as an OCI artifact pinned by digest.
+
+The pushed reference is recorded in the model manifest.
 
 package.method oci-artifact (default, no Docker needed): the SavedModel directory goes to
 the registry as a one-layer OCI artifact (tagged with the model version) and
@@ -22,7 +24,7 @@ from ci_plugins.errors import InputError
 from ci_plugins.model import packaging
 from ci_plugins.model.manifest import ModelManifest, read_manifest
 from ci_plugins.redact import Secret
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 
 USERNAME_VARIABLE = "CI_PLUGINS_REGISTRY_USERNAME"
 PASSWORD_VARIABLE = "CI_PLUGINS_REGISTRY_PASSWORD"  # noqa: S105 (a variable name)
@@ -131,3 +133,10 @@ def _annotations(manifest: ModelManifest) -> dict[str, str]:
     if manifest.source_commit:
         annotations["org.opencontainers.image.revision"] = manifest.source_commit
     return annotations
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--model-dir", type=Path, metavar="DIR", required=True, help="model/ from train")
+    p.flag("--manifest", type=Path, metavar="FILE", required=True, help="model-manifest.json")
+    p.flag("--registry", metavar="REF", help="OCI repository to push to")

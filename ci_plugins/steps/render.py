@@ -1,10 +1,10 @@
-"""Render the Helm chart for an environment with helm template, one file per object.
+"""Render the Helm chart for an environment with helm template.
 
-Values, lowest first: the chart's defaults < chart.values < environments.<env>.values <
-what the model manifest says (artifact or image, model version, digest, source commit).
-Same inputs give the same bytes. --diff-against DIR summarises what changes against an
-earlier render (images, replicas, resources, RBAC) for the merge request;
---diff-against-env does the same against what the environment repo records for the
+One file per object. Values, lowest first: the chart's defaults < chart.values <
+environments.<env>.values < what the model manifest says (artifact or image, model version,
+digest, source commit). Same inputs give the same bytes. --diff-against DIR summarises what
+changes against an earlier render (images, replicas, resources, RBAC) for the merge
+request; --diff-against-env does the same against what the environment repo records for the
 environment now (what a reviewer wants to see on a merge request).
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 from ci_plugins.config.names import check_env
 from ci_plugins.errors import ExternalError, InputError
 from ci_plugins.model.manifest import read_manifest
-from ci_plugins.render import chart as rendering
-from ci_plugins.render.diff import diff_rendered, read_rendered
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.render import chart
+from ci_plugins.render.diff import diff_rendered, objects_by_key, read_rendered
+from ci_plugins.step import Flags, StepContext, StepResult
 
 DIFF_FILE = "render-diff.md"
 
@@ -48,7 +48,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         # The diff only informs the reviewer: an unreachable env repo must not block a merge
         # request's render, so it is a warning (and no diff), not exit 3.
     with ctx.out.group(f"helm template {config.app} for {env}"):
-        info = rendering.render(config, manifest, env, options.output_dir)
+        info = chart.render(config, manifest, env, options.output_dir)
         for name in info.files:
             ctx.out.info(f"  {options.output_dir / name}")
     summary = None
@@ -90,12 +90,31 @@ def _recorded_objects(
     target = target_of(ctx, env_repo=options.env_repo, app=app, need_app=True)
     try:
         with checkout(target.url, branch=target.branch, sparse=[app_path(env, app)]) as repo:
-            files = repo.manifest_files(env, app)
+            files = repo.read_manifests(env, app)
             ctx.out.info(
                 f"comparing with {env}/{app} at env-repo commit {repo.head[:12] or '(empty)'}: "
                 f"{len(files)} objects"
             )
-            return read_rendered(files[0].parent) if files else {}
+            return objects_by_key(files)
     except ExternalError as exc:
         ctx.out.warn(f"no diff against {env}: cannot read the environment repo: {exc}")
         return None
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--manifest", type=Path, metavar="FILE", required=True, help="model-manifest.json")
+    p.flag("--env", metavar="ENV", required=True, help="environment from ci-plugins.yaml")
+    p.flag("--output-dir", type=Path, metavar="DIR", required=True, help="rendered manifests")
+    p.flag(
+        "--diff-against",
+        type=Path,
+        metavar="DIR",
+        help="an earlier render: summarise what changes (Markdown, step summary)",
+    )
+    p.flag(
+        "--diff-against-env",
+        action="store_true",
+        help="summarise what changes against what the environment repo records for --env",
+    )
+    p.flag("--env-repo", metavar="URL", help="for --diff-against-env (default: env_repo.url)")

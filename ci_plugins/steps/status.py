@@ -1,6 +1,7 @@
-"""Show what runs in each environment, and why: release, model, metrics, source, pins.
+"""Show what runs in each environment, and why.
 
-`--history` adds the releases from the environment repo's log (trailers of each commit).
+Release, model, metrics, source and pins of every (environment, app). `--history` adds the
+releases from the environment repo's log (trailers of each commit).
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from typing import Any
 
 from ci_plugins.config.names import check_app, check_env
 from ci_plugins.envrepo.checkout import ENVIRONMENTS, EnvRepoCheckout, checkout
-from ci_plugins.envrepo.publish import log_entries
+from ci_plugins.envrepo.publish import HISTORY_LIMIT, log_entries
 from ci_plugins.envrepo.target import target_of
 from ci_plugins.reports import markdown_table
-from ci_plugins.step import StepContext, StepResult
-
-HISTORY_LIMIT = 200
+from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -155,3 +154,11 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "No releases recorded.\n"
     return markdown_table(list(_COLUMNS), [_cells(row) for row in rows]) + "\n"
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--env", metavar="ENV", help="only this environment")
+    p.flag("--app", metavar="APP", help="only this app")
+    p.flag("--history", action="store_true", help="list past releases from the repo's log")

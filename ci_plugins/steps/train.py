@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_plugins import ci_system as ci_vars
+from ci_plugins import ci_system
 from ci_plugins.config.models import Config
 from ci_plugins.errors import InputError
 from ci_plugins.model.digest import directory_digest
 from ci_plugins.model.manifest import MANIFEST_FILE, ModelManifest, write_manifest
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.model.metrics import METRICS_FILE
+from ci_plugins.step import Flags, StepContext, StepResult
 from ci_plugins.training import provenance, tune_plan
 from ci_plugins.training.checkpoint import Checkpoints, fingerprint
 from ci_plugins.training.entrypoint import check_module
@@ -33,7 +34,6 @@ from ci_plugins.training.trials import TUNING_FILE
 if TYPE_CHECKING:
     from ci_plugins.training.runner import Outcome, Settings
 
-METRICS_FILE = "metrics.json"
 REPORT_FILE = "train-report.md"
 MODEL_DIR = "model"
 
@@ -105,7 +105,7 @@ def _publish(
         model_version=version,
         model_digest=digest,
         source_commit=settings.source_commit,
-        pipeline_url=ci_vars.pipeline_url(environ),
+        pipeline_url=ci_system.pipeline_url(environ),
         devices=list(outcome.strategy.devices),
         frameworks=outcome.frameworks,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -270,3 +270,30 @@ def _facts(manifest: ModelManifest, outcome: Outcome, output: Path) -> dict[str,
     if outcome.resumed_at:
         facts["resumed"] = f"from a checkpoint after epoch {outcome.resumed_at}"
     return facts
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--output-dir", type=Path, metavar="DIR", required=True, help="where model/ goes")
+    p.flag("--checkpoint-dir", type=Path, metavar="DIR", help="resume/save checkpoints here")
+    p.flag("--epochs", type=int, metavar="N", help="override train.epochs")
+    p.flag("--model-version", metavar="N", help="numeric version (default: UTC timestamp)")
+    p.flag(
+        "--require-gpu",
+        action="store_true",
+        help="fail (exit 3) without a GPU, as train.require_gpu: true (pipeline templates)",
+    )
+    p.flag(
+        "--tune-lock",
+        type=Path,
+        metavar="FILE",
+        help="train.tune: use the values in FILE and skip the search; write them there "
+        "after a search when FILE does not exist",
+    )
+    p.flag(
+        "--tune-dir",
+        type=Path,
+        metavar="DIR",
+        help="train.tune: the search state, to cache between job retries "
+        "(default: train.tune.directory, else OUTPUT/tuning)",
+    )

@@ -1,4 +1,7 @@
-"""Let automatic promotions into an environment resume after a rollback (remove the pin)."""
+"""Let automatic promotions into an environment resume after a rollback.
+
+Removes environments/<env>/<app>/pin.yaml with one commit; no commit when not pinned.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from ci_plugins.config.names import check_app, check_env
 from ci_plugins.envrepo.checkout import EnvRepoCheckout, app_path, checkout
 from ci_plugins.envrepo.publish import Commit, Refusal, push_change
 from ci_plugins.envrepo.target import target_of
-from ci_plugins.step import StepContext, StepResult
+from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -46,3 +49,10 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         data=data,
         outputs={"commit": outcome.commit},
     )
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--env", metavar="ENV", required=True, help="environment to unpin the app in")
+    p.flag("--app", metavar="APP", help="app to unpin (default: the config's app)")

@@ -1,5 +1,7 @@
-"""Validate an environment repo change: manifests parse, release records are complete and carry
-gate evidence, and no environment is downgraded.
+"""Check an environment repo change: manifests, release records, no downgrade.
+
+Manifests parse, release records (and pins) are readable and complete and carry gate
+evidence, and no environment is downgraded.
 
 Runs in the environment repo's own CI on a promotion merge/pull request (`--base` names the
 target branch; only the apps changed since it are checked) or on any checkout (every app).
@@ -11,16 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from ci_plugins import safe_read
 from ci_plugins.adapters.git import Git
-from ci_plugins.envrepo.checkout import MANIFESTS_DIR, RELEASE_FILE, release_from_text
+from ci_plugins.envrepo.checkout import (
+    ENVIRONMENTS,
+    MANIFESTS_DIR,
+    PIN_FILE,
+    RELEASE_FILE,
+    pin_from_text,
+    release_from_text,
+)
+from ci_plugins.envrepo.guards import downgrade_reason
 from ci_plugins.envrepo.record import ReleaseRecord
-from ci_plugins.errors import CiPluginsError, InputError
+from ci_plugins.errors import InputError
+from ci_plugins.render.manifests import ManifestError, read_manifest_dir
 from ci_plugins.reports import TestCase, junit_xml, markdown_table, to_json, write_reports
-from ci_plugins.step import StepContext, StepResult
-
-ENVIRONMENTS = "environments"
+from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,9 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     for change in changes:
         if change.removed:
             continue
-        base = _base_release(git, options.base, change)
+        base, broken = _base_release(git, options.base, change)
+        if broken:
+            cases.append(TestCase(f"{change.env}/{change.app}", "base release readable", broken))
         cases += check_app(root, change, base=base, allow_downgrade=downgrade_ok)
     failed = [case for case in cases if case.failure]
     envs = sorted({c.env for c in changes})
@@ -93,21 +103,27 @@ def check_app(
     record, problem = _read_record(directory / RELEASE_FILE, change)
     cases = [TestCase(name, "release record complete", problem)]
     cases.append(TestCase(name, "manifests parse", _manifest_problem(directory / MANIFESTS_DIR)))
+    pin_problem = _pin_problem(directory / PIN_FILE)
+    if pin_problem:
+        cases.append(TestCase(name, "pin readable", pin_problem))
     if record is None:
         return cases
     evidence = None if record.metrics else "the release record has no gate metrics"
     cases.append(TestCase(name, "gate evidence present", evidence))
-    downgrade = _downgrade(record, base) if base is not None and not allow_downgrade else None
+    downgrade = None
+    if base is not None and not allow_downgrade:
+        downgrade = downgrade_reason(record, base, where="the target branch")
     cases.append(TestCase(name, "no downgrade", downgrade))
     return cases
 
 
 def _read_record(path: Path, change: AppChange) -> tuple[ReleaseRecord | None, str | None]:
-    if not path.is_file():
-        return None, f"{RELEASE_FILE} is missing"
     try:
-        record = release_from_text(path.read_text(encoding="utf-8"), source=RELEASE_FILE)
-    except CiPluginsError as exc:
+        text = safe_read.read_text(path, what=RELEASE_FILE)
+        if text is None:
+            return None, f"{RELEASE_FILE} is missing"
+        record = release_from_text(text, source=RELEASE_FILE)
+    except InputError as exc:
         return None, str(exc).replace("\n", " ")
     if (record.environment, record.app) != (change.env, change.app):
         where = f"{record.environment}/{record.app}"
@@ -115,33 +131,23 @@ def _read_record(path: Path, change: AppChange) -> tuple[ReleaseRecord | None, s
     return record, None
 
 
+def _pin_problem(path: Path) -> str | None:
+    """A pin.yaml that is there must be readable: promote and status refuse a broken one."""
+    try:
+        text = safe_read.read_text(path, what=PIN_FILE)
+        if text is not None:
+            pin_from_text(text, source=PIN_FILE)
+    except InputError as exc:
+        return str(exc).replace("\n", " ")
+    return None
+
+
 def _manifest_problem(directory: Path) -> str | None:
-    files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
-    if not files:
-        return f"no {MANIFESTS_DIR}/*.yaml"
-    for path in files:
-        try:
-            documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
-        except yaml.YAMLError as exc:
-            return f"{MANIFESTS_DIR}/{path.name} is not valid YAML: {str(exc).splitlines()[0]}"
-        for doc in documents:
-            meta = doc.get("metadata") if isinstance(doc, dict) else None
-            if not (isinstance(meta, dict) and meta.get("name") and doc.get("kind")):
-                return f"{MANIFESTS_DIR}/{path.name} holds an object without kind or metadata.name"
-            if not doc.get("apiVersion"):
-                return f"{MANIFESTS_DIR}/{path.name}: {doc['kind']} has no apiVersion"
-    return None
-
-
-def _downgrade(record: ReleaseRecord, base: ReleaseRecord) -> str | None:
-    new, old = record.model.version, base.model.version
-    if _version_key(new) < _version_key(old):
-        return f"model version {new} is older than {old}, which the target branch runs"
-    return None
-
-
-def _version_key(version: str) -> tuple[int, int | str]:
-    return (0, int(version)) if version.isdigit() else (1, version)
+    try:
+        files = read_manifest_dir(directory, prefix=f"{MANIFESTS_DIR}/")
+    except ManifestError as exc:
+        return "; ".join(str(problem) for problem in exc.found)
+    return None if files else f"no {MANIFESTS_DIR}/*.yaml"
 
 
 def _changed(git: Git, root: Path, base: str | None) -> list[AppChange]:
@@ -161,17 +167,23 @@ def _changed(git: Git, root: Path, base: str | None) -> list[AppChange]:
     ]
 
 
-def _base_release(git: Git, base: str | None, change: AppChange) -> ReleaseRecord | None:
+def _base_release(
+    git: Git, base: str | None, change: AppChange
+) -> tuple[ReleaseRecord | None, str | None]:
+    """The target branch's record of the app (None for a new app) or why it is unreadable:
+    a broken base record fails the check instead of silently skipping the downgrade rule."""
     if base is None:
-        return None
+        return None, None
     path = f"{ENVIRONMENTS}/{change.env}/{change.app}/{RELEASE_FILE}"
-    proc = git.run("show", f"{base}:{path}", check=False)
-    if proc.returncode != 0:
-        return None  # a new app or environment
+    data = git.blob(f"{base}:{path}")
+    if data is None:
+        return None, None  # a new app or environment
+    source = f"{base}:{path}"
     try:
-        return release_from_text(proc.stdout, source=f"{base}:{path}")
-    except CiPluginsError:
-        return None  # the target branch's record is broken: nothing to compare with
+        return release_from_text(safe_read.decode(data, source=source), source=source), None
+    except InputError as exc:
+        problem = str(exc).replace("\n", " ")
+        return None, f"the target branch's release record cannot be read: {problem}"
 
 
 def _is_rollback(git: Git, base: str | None) -> bool:
@@ -191,3 +203,11 @@ def _summary(cases: list[TestCase], apps: list[str], *, base: str | None) -> str
     rows = [[c.classname, c.name, "✅ pass" if not c.failure else f"❌ {c.failure}"] for c in cases]
     table = markdown_table(["app", "check", "result"], rows)
     return f"### {icon} ci-plugins validate {verdict}\n\nApps{scope}: {', '.join(apps)}\n\n{table}"
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--repo", type=Path, metavar="DIR", help="environment repo checkout (default: .)")
+    p.flag("--base", metavar="REF", help="target branch of the merge request: check only changes")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag("--allow-downgrade", action="store_true", help="accept an older model version")

@@ -1,10 +1,11 @@
-"""Wait until the cluster runs the committed release, healthy; or fail fast with the reason.
+"""Wait until the cluster runs the committed release and it is healthy.
 
-Objects to check are the rendered manifests committed in the environment repo for the
-environment (and app). Phases (READINESS.md): A the GitOps controller applied our commit;
-B the live pod templates carry the committed images and annotations; C per-kind readiness;
-D the fail-fast pod classifier; then TensorFlow Serving's model status through the service
-proxy. Exit 0 healthy, 1 failed or timed out, 2 bad input, 3 cluster API unreachable.
+Or fail fast with the reason. Objects to check are the rendered manifests committed in the
+environment repo for the environment (and app). Phases (READINESS.md): A the GitOps
+controller applied our commit; B the live pod templates carry the committed images and
+annotations; C per-kind readiness; D the fail-fast pod classifier; then TensorFlow
+Serving's model status through the service proxy. Exit 0 healthy, 1 failed or timed out, 2
+bad input, 3 cluster API unreachable.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 
 from ci_plugins.adapters.kube import Kube, load_client
 from ci_plugins.config.models import VerifyConfig
-from ci_plugins.envrepo import checkout as envrepo
+from ci_plugins.envrepo import checkout, rollback
+from ci_plugins.envrepo.target import env_repo_url, target_of
 from ci_plugins.errors import CiPluginsError, InputError
-from ci_plugins.step import StepContext, StepResult
-from ci_plugins.verify import evidence as verify_report
+from ci_plugins.step import Flags, StepContext, StepResult
+from ci_plugins.verify import evidence
 from ci_plugins.verify.committed import Committed, read_committed
 from ci_plugins.verify.readiness.evaluate import Checked
 from ci_plugins.verify.waiting import Verification
@@ -38,11 +40,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     """Verify the environment's committed release; roll back on failure when asked."""
     config = ctx.optional_config()
     vcfg = config.verify if config else VerifyConfig()
-    url = options.env_repo or (config.env_repo.url if config else None)
-    if not url:
-        raise InputError(
-            "no environment repo: pass --env-repo URL or set env_repo.url in ci-plugins.yaml"
-        )
+    url = env_repo_url(options.env_repo, config)
     if options.timeout is not None and options.timeout <= 0:
         raise InputError(f"--timeout must be positive, got {options.timeout}")
     app = options.app or (config.app if config else None)
@@ -74,11 +72,11 @@ def _finish(
     kube: Kube,
     elapsed: float,
 ) -> StepResult:
-    evidence = verify_report.gather_evidence(kube, checked) if verdict != "healthy" else {}
-    data = verify_report.as_json(committed, checked, verdict, evidence, elapsed=elapsed)
-    summary = verify_report.markdown(committed, checked, verdict, evidence)
+    found = evidence.gather_evidence(kube, checked) if verdict != "healthy" else {}
+    data = evidence.as_json(committed, checked, verdict, found, elapsed=elapsed)
+    summary = evidence.markdown(committed, checked, verdict, found)
     if options.report_dir:
-        verify_report.write(options.report_dir, data, summary, checked, evidence)
+        evidence.write(options.report_dir, data, summary, checked, found)
     outputs = {
         "verify_verdict": verdict,
         "verified_commit": committed.commit if verdict == "healthy" else "",
@@ -89,7 +87,7 @@ def _finish(
         return StepResult.passed(
             f"healthy: {where} ({elapsed:.1f}s)", data=data, outputs=outputs, summary=summary
         )
-    for line in verify_report.failure_lines(checked, evidence):
+    for line in evidence.failure_lines(checked, found):
         ctx.out.error(line) if line.startswith("✗") else ctx.out.info(line)
     message = f"{verdict}: {where}"
     if options.rollback_on_failure:
@@ -102,7 +100,7 @@ def _mark_verified(ctx: StepContext, committed: Committed) -> None:
     """Tag the env-repo commit as verified (no new commit), so rollback can find it."""
     for app in committed.apps:
         try:
-            envrepo.mark_verified(
+            checkout.mark_verified(
                 committed.url,
                 branch=committed.branch,
                 env=committed.env,
@@ -118,17 +116,31 @@ def _mark_verified(ctx: StepContext, committed: Committed) -> None:
 
 
 def _rollback(ctx: StepContext, committed: Committed) -> list[dict[str, object]]:
-    from ci_plugins.steps import rollback
-
+    target = target_of(ctx, env_repo=committed.url, app=None, need_app=False)
     results: list[dict[str, object]] = []
     for app in committed.apps:
         ctx.out.info(f"--rollback-on-failure: rolling back {committed.env}/{app}")
         try:
-            result = rollback.rollback(ctx, env_repo=committed.url, env=committed.env, app=app)
+            result = rollback.rollback(ctx, target, env=committed.env, app=app)
         except CiPluginsError as exc:
             ctx.out.error(f"rollback of {committed.env}/{app} failed: {exc}", hint=exc.hint)
             results.append({"app": app, "ok": False, "message": str(exc)})
             continue
         (ctx.out.info if result.ok else ctx.out.error)(f"rollback: {result.message}")
-        results.append({"app": app, "ok": result.ok, "message": result.message, **result.data})
+        results.append({"app": app, "ok": result.ok, "message": result.message, **result.as_json()})
     return results
+
+
+def arguments(p: Flags) -> None:
+    """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
+    p.flag("--env", metavar="ENV", required=True, help="environment to verify")
+    p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
+    p.flag("--app", metavar="APP", help="only this app (default: the config's app)")
+    p.flag("--kubeconfig", type=Path, metavar="FILE", help="default: KUBECONFIG")
+    p.flag("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag(
+        "--rollback-on-failure",
+        action="store_true",
+        help="on failure or timeout, roll the environment back (exit 1 either way)",
+    )

@@ -19,7 +19,7 @@ from ci_plugins import __version__
 from ci_plugins.errors import InputError
 from ci_plugins.output import Output
 from ci_plugins.step import Clock
-from ci_plugins.training import devices as device_rules
+from ci_plugins.training import devices
 from ci_plugins.training.checkpoint import Checkpoints
 from ci_plugins.training.entrypoint import HINT, call_function, load_function
 from ci_plugins.training.spec import FitRun, TrainSpec
@@ -57,7 +57,7 @@ class Outcome:
     metrics: dict[str, float]
     dataset: dict[str, Any]
     history: list[dict[str, float]]
-    strategy: device_rules.StrategyChoice
+    strategy: devices.StrategyChoice
     frameworks: dict[str, str]
     resumed_at: int
     evaluated_on: str
@@ -76,15 +76,15 @@ def train(settings: Settings, *, out: Output, clock: Clock) -> Outcome:
     import keras
     import tensorflow as tf
 
-    found = device_rules.detect_devices()
+    found = devices.detect_devices()
     out.info(f"devices: {found.describe()}")
     if settings.require_gpu:
-        device_rules.require_gpu(found, settings.environ)
-    choice = device_rules.choose_strategy(found, tf_config=settings.environ.get("TF_CONFIG"))
+        devices.require_gpu(found, settings.environ)
+    choice = devices.choose_strategy(found, tf_config=settings.environ.get("TF_CONFIG"))
     out.info(f"strategy: {choice.kind} ({choice.reason}) on {', '.join(choice.devices)}")
     keras.utils.set_random_seed(settings.seed)
     precision = _set_precision(keras, settings.mixed_precision, gpu=bool(found.gpus), out=out)
-    strategy = device_rules.make_strategy(choice)
+    strategy = devices.make_strategy(choice)
     function = load_function(settings.entrypoint, settings.project)
 
     def build(params: Mapping[str, Any]) -> TrainSpec:

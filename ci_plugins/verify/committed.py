@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ci_plugins.config.models import Config
 from ci_plugins.config.names import check_app, check_env
-from ci_plugins.envrepo import checkout as envrepo
+from ci_plugins.envrepo import checkout
 from ci_plugins.errors import InputError
 from ci_plugins.verify.readiness.model import ObjectRef
 
@@ -38,7 +35,7 @@ def read_committed(
     namespace = "default"
     if config is not None:
         namespace = config.environment(env).namespace or namespace
-    with envrepo.checkout(url, branch=branch) as repo:
+    with checkout.checkout(url, branch=branch) as repo:
         known = repo.apps(env)
         if not known:
             raise InputError(
@@ -56,41 +53,20 @@ def read_committed(
                     f"(it has {', '.join(known)})",
                     hint="pass --app, or set app: in ci-plugins.yaml",
                 )
-            files = repo.manifest_files(env, name)
+            files = repo.read_manifests(env, name)
             if not files:
                 raise InputError(f"environments/{env}/{name}/manifests/ holds no *.yaml files")
-            for path in files:
-                for obj in _documents(path, root=repo.root):
-                    ref = _ref(obj, namespace, where=path.relative_to(repo.root))
+            for file in files:
+                for obj in file.objects:
+                    ref = _ref(obj, namespace)
                     objects[ref] = obj
                     app_of[ref] = name
         return Committed(url, branch, repo.head, env, apps, objects, app_of)
 
 
-def _documents(path: Path, *, root: Path) -> list[Obj]:
-    try:
-        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path.relative_to(root)} is not valid YAML: {exc}") from None
-    found: list[Obj] = []
-    for doc in docs:
-        if doc is None:
-            continue
-        if not isinstance(doc, dict):
-            raise InputError(f"{path.relative_to(root)} holds a non-object YAML document")
-        if doc.get("kind") == "List":
-            found.extend(i for i in doc.get("items") or [] if isinstance(i, dict))
-        else:
-            found.append(doc)
-    return found
-
-
-def _ref(obj: Obj, namespace: str, *, where: Path) -> ObjectRef:
-    meta = obj.get("metadata") or {}
-    if not obj.get("apiVersion") or not obj.get("kind") or not meta.get("name"):
-        raise InputError(f"{where}: a Kubernetes object needs apiVersion, kind and metadata.name")
+def _ref(obj: Obj, namespace: str) -> ObjectRef:
+    meta = obj["metadata"]
     meta.setdefault("namespace", namespace)
-    obj["metadata"] = meta
     return ObjectRef(
         str(obj["apiVersion"]), str(obj["kind"]), str(meta["namespace"]), str(meta["name"])
     )

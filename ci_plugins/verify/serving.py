@@ -13,9 +13,8 @@ from typing import Any
 
 from ci_plugins.adapters.kube import Kube
 from ci_plugins.config.models import ModelCheckConfig
+from ci_plugins.render.manifests import MODEL_VERSION
 from ci_plugins.verify.readiness.model import Obj, get
-
-MODEL_VERSION = "ci-plugins.dev/model-version"
 
 
 @dataclass(frozen=True)

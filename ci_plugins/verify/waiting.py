@@ -9,8 +9,9 @@ from __future__ import annotations
 from ci_plugins.adapters.kube import Kube
 from ci_plugins.config.models import ControllerConfig, VerifyConfig
 from ci_plugins.errors import CiPluginsError
+from ci_plugins.render.manifests import CLUSTER_SCOPED
 from ci_plugins.step import StepContext
-from ci_plugins.verify import serving as modelcheck
+from ci_plugins.verify import serving
 from ci_plugins.verify.committed import Committed
 from ci_plugins.verify.readiness import gitops
 from ci_plugins.verify.readiness.evaluate import Checked, Evaluator
@@ -22,41 +23,12 @@ from ci_plugins.verify.readiness.model import (
     failed,
     progressing,
 )
-from ci_plugins.verify.readiness.policy import Policy
+from ci_plugins.verify.readiness.policy import policy_of
 from ci_plugins.verify.watch import Observer
 
-CLUSTER_SCOPED = {
-    "Namespace",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "PriorityClass",
-    "StorageClass",
-}
 # Phase A reasons that mean "our commit is applied, its health is still settling".
 APPLIED = {"AppNotHealthy"}
 DEBOUNCE = 0.1  # seconds between evaluations when watch events arrive in bursts
-
-
-def policy_from(vcfg: VerifyConfig) -> Policy:
-    """The rule thresholds from the verify: section."""
-    return Policy(
-        missing_grace=vcfg.missing_grace,
-        spec_drift_grace=vcfg.spec_drift_grace,
-        replicafailure_grace=vcfg.replicafailure_grace,
-        image_pull_grace=vcfg.image_pull_grace,
-        config_grace=vcfg.config_grace,
-        unschedulable_grace=vcfg.unschedulable_grace,
-        scale_up_grace=vcfg.scale_up_grace,
-        hpa_metrics_grace=vcfg.hpa_metrics_grace,
-        app_condition_grace=vcfg.app_condition_grace,
-        unknown_grace=vcfg.unknown_grace,
-        admission_failures_max=vcfg.admission_failures_max,
-        tolerate_oom_restarts=vcfg.tolerate_oom_restarts,
-        fail_on_paused=vcfg.fail_on_paused,
-        require_terminated_old_pods=vcfg.require_terminated_old_pods,
-        require_auto_sync=vcfg.controller.require_auto_sync if vcfg.controller else False,
-    )
 
 
 class Verification:
@@ -78,14 +50,14 @@ class Verification:
         self.kube = kube
         self.start = start
         self.deadline = deadline
-        self.policy = policy_from(vcfg)
+        self.policy = policy_of(vcfg)
         self.timed_out = False
         self.controller_refs: list[ObjectRef] = []
         objects = {
             ref: obj for ref, obj in committed.objects.items() if ref.kind not in CLUSTER_SCOPED
         }
         self.evaluator = Evaluator(self.policy, objects)
-        self.target = modelcheck.find_target(
+        self.target = serving.find_target(
             {(r.kind, r.namespace, r.name): o for r, o in objects.items()},
             vcfg.model,
             app=committed.apps[0],
@@ -250,10 +222,10 @@ class Verification:
         target = self.target
         assert target is not None
         ref = ObjectRef("serving.tensorflow.org/v1", "Model", target.namespace, target.name)
-        ok, message = modelcheck.model_status(self.kube, target)
+        ok, message = serving.model_status(self.kube, target)
         if not ok:
             return Checked(ref, progressing("ModelNotAvailable", message))
-        passed, smoke_message = modelcheck.smoke(self.kube, target, self.vcfg.model)
+        passed, smoke_message = serving.smoke(self.kube, target, self.vcfg.model)
         if not passed:
             return Checked(ref, failed("SmokeTestFailed", smoke_message))
         return Checked(ref, Result(Status.CURRENT, "ModelAvailable", f"{message}; {smoke_message}"))

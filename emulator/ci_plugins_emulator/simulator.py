@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from ci_plugins.render.manifests import MODEL_VERSION
 from ci_plugins_emulator import LABEL
 from ci_plugins_emulator.kubelet import Timing, pod_status
 from ci_plugins_emulator.server import EmulatedCluster
@@ -31,7 +32,7 @@ from ci_plugins_emulator.shapes import (
 log = logging.getLogger("ci_plugins_emulator")
 Obj = dict[str, Any]
 SIMULATE = "ci-plugins.dev/simulate"
-MODEL_VERSION = "ci-plugins.dev/model-version"
+
 GPU_MESSAGE = (
     "0/3 nodes are available: 3 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are "
     "available: 3 No preemption victims found for incoming pod."

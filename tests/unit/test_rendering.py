@@ -107,7 +107,7 @@ def test_diff_reports_rbac_rules_and_model_versions(tmp_path: Path) -> None:
     rendering.render(config(dev={}), manifest(model_version="4"), "dev", new_dir)
     write_text(
         new_dir / "role-reader.yaml",
-        "kind: Role\nmetadata: {name: reader}\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader}\n"
         "rules: [{verbs: [get, list], resources: [configmaps]}]\n",
     )
     diff = diff_rendered(read_rendered(old_dir), read_rendered(new_dir))

@@ -1,30 +1,24 @@
-"""Budgets, grace windows and switches of the rules, with READINESS.md's defaults."""
+"""What the rules tolerate, and for how long: the verify: thresholds plus two switches."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import Field
+
+from ci_plugins.config.models import RuleThresholds, VerifyConfig
 
 
-@dataclass(frozen=True)
-class Policy:
-    """What the rules tolerate, and for how long (seconds)."""
+class Policy(RuleThresholds):
+    """The thresholds (defaults in config.models.RuleThresholds) and rule switches."""
 
-    missing_grace: float = 60.0
-    spec_drift_grace: float = 60.0
-    replicafailure_grace: float = 30.0
-    image_pull_grace: float = 180.0
-    config_grace: float = 30.0
-    unschedulable_grace: float = 120.0
-    scale_up_grace: float = 900.0
-    hpa_metrics_grace: float = 120.0
-    app_condition_grace: float = 60.0
-    unknown_grace: float = 60.0
-    admission_failures_max: int = 3
-    tolerate_oom_restarts: int = 0
-    fail_on_paused: bool = True
-    require_terminated_old_pods: bool = False
     ondelete_requires_updated: bool = True
-    require_auto_sync: bool = False
+    require_auto_sync: bool = Field(default=False, description="verify.controller's switch")
+
+
+def policy_of(vcfg: VerifyConfig) -> Policy:
+    """The policy the verify: section asks for."""
+    thresholds = {name: getattr(vcfg, name) for name in RuleThresholds.model_fields}
+    auto_sync = vcfg.controller.require_auto_sync if vcfg.controller else False
+    return Policy(**thresholds, require_auto_sync=auto_sync)
 
 
 DEFAULT_POLICY = Policy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,11 @@ def release(env: str = "dev", version: str = "20", **extra: Any) -> dict[str, An
         "kind": "Release",
         "app": "digits",
         "environment": env,
-        "model": {"version": version, "digest": "sha256:" + "a" * 64},
+        # Each version its own model bytes: one model under two versions is no downgrade.
+        "model": {
+            "version": version,
+            "digest": "sha256:" + hashlib.sha256(version.encode()).hexdigest(),
+        },
         "metrics": {"accuracy": 0.97},
     }
     record.update(extra)

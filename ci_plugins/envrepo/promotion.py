@@ -1,0 +1,61 @@
+"""The change promote makes to the environment repo: one release, guarded by pin and
+downgrade rules, re-run on every fresh state of the branch (see publish.push_change)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ci_plugins.envrepo import guards
+from ci_plugins.envrepo.checkout import EnvRepoCheckout
+from ci_plugins.envrepo.publish import Change, Commit, Refusal
+from ci_plugins.envrepo.record import ReleaseRecord, dump_release
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One release to write: where, what, and from which environment."""
+
+    env: str
+    app: str
+    record: ReleaseRecord
+    files: Mapping[str, bytes]
+    allow_downgrade: bool
+
+
+def change_for(plan: Plan) -> Change:
+    """The change that writes plan's release (None: it is already there; a Refusal when
+    the app is pinned or the release is a downgrade)."""
+
+    def change(repo: EnvRepoCheckout) -> Commit | Refusal | None:
+        current = repo.read_release(plan.env, plan.app)
+        existing = repo.manifest_bytes(plan.env, plan.app)
+        unchanged = current is not None and guards.same_release(current, plan.record)
+        if unchanged and existing == dict(plan.files):
+            return None
+        pin = repo.read_pin(plan.env, plan.app)
+        if pin is not None:
+            return Refusal(
+                f"{plan.app} is pinned in {plan.env} by {pin.pinned_by or 'someone'}"
+                f" ({pin.reason or 'no reason given'}); run `ci-plugins unpin --env "
+                f"{plan.env} --app {plan.app}` to let promotions resume"
+            )
+        if current and not plan.allow_downgrade:
+            reason = guards.downgrade_reason(plan.record, current)
+            if reason:
+                return Refusal(
+                    f"refusing to downgrade {plan.env}/{plan.app}: {reason} "
+                    "(pass --allow-downgrade to do it anyway)"
+                )
+        record = plan.record
+        if current and guards.same_release(current, record):
+            # Only the manifests change: keep when and by which pipeline it was released.
+            keep = {"released_at": current.released_at, "pipeline_url": current.pipeline_url}
+            record = record.model_copy(update=keep)
+        repo.write_app(plan.env, plan.app, release=dump_release(record), manifests=plan.files)
+        verb = f"promote {plan.app} {record.model.version} to {plan.env}"
+        if record.promoted_from:
+            verb += f" from {record.promoted_from}"
+        return Commit(verb, guards.trailers(record))
+
+    return change
