@@ -246,7 +246,7 @@ Seconds = Annotated[float, AfterValidator(_finite), Field(ge=0)]
 
 
 class VerifyConfig(Section):
-    """How `ci-plugins verify` decides rollout health (READINESS.md budgets and rules)."""
+    """How `ci-plugins verify` decides rollout health (docs/readiness.md budgets and rules)."""
 
     controller: ControllerConfig | None = Field(
         default=None, description="the Argo CD Application or Flux Kustomization (phase A)"

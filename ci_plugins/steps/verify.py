@@ -1,7 +1,7 @@
 """Wait until the cluster runs the committed release, healthy; or fail fast with the reason.
 
 Objects to check are the rendered manifests committed in the environment repo for the
-environment (and app). Phases (READINESS.md): A the GitOps controller applied our commit;
+environment (and app). Phases (docs/readiness.md): A the GitOps controller applied our commit;
 B the live pod templates carry the committed images and annotations; C per-kind readiness;
 D the fail-fast pod classifier; then TensorFlow Serving's model status through the service
 proxy. Exit 0 healthy, 1 failed or timed out, 2 bad input, 3 cluster API unreachable.

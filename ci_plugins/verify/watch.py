@@ -1,4 +1,4 @@
-"""What verify sees of the cluster: watched caches plus periodic re-reads (READINESS.md §7).
+"""What verify sees of the cluster: watched caches plus periodic re-reads (docs/readiness.md §8).
 
 Pods, ReplicaSets, EndpointSlices and our workload kinds are watched per namespace (every
 event wakes the evaluation up); everything else is read at each resync. With watch off,

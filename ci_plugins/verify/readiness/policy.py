@@ -1,4 +1,4 @@
-"""Budgets, grace windows and switches of the rules, with READINESS.md's defaults."""
+"""Budgets, grace windows and switches of the rules, with docs/readiness.md's defaults."""
 
 from __future__ import annotations
 
