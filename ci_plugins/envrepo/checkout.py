@@ -34,7 +34,7 @@ VERIFIED_TAG_PREFIX = "refs/tags/ci-plugins/verified"
 class Pin(BaseModel):
     """Why an app is held at its release in one environment (environments/<env>/<app>/pin.yaml)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     app: str
     environment: str
