@@ -10,7 +10,7 @@ import pytest
 from ci_plugins.config.models import SCHEMA_PATH, Config, load_config
 from ci_plugins.config.schema.reference import render_reference
 from ci_plugins.errors import InputError
-from tests.conftest import EXAMPLE, CliRunner, write_json, write_text
+from tests.support.cli import EXAMPLE, CliRunner, write_json, write_text
 
 
 def problems_of(tmp_path: Path, text: str) -> str:

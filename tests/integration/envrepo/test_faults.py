@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import REPO, CliResult, CliRunner, clean_env
+from tests.support.cli import REPO, CliResult, CliRunner, clean_env
 from tests.support.envrepo import (
     install_hook,
     is_linear,

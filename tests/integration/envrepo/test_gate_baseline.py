@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.promote import write_config, write_release_inputs
 
 GATE = {"baseline": {"accuracy": {"max_drop": 0.01}}}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CliResult, CliRunner
+from tests.support.cli import CliResult, CliRunner
 from tests.support.envrepo import (
     HttpGitServer,
     commit_message,

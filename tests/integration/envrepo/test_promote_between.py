@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.envrepo import commit_message, remote_files, remote_head, remote_yaml
 from tests.support.promote import digest_of, write_config, write_release_inputs
 

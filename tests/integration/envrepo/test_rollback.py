@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ci_plugins.envrepo.checkout import mark_verified
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.envrepo import commit_message, remote_head, remote_log, remote_yaml
 from tests.support.promote import digest_of, write_config, write_release_inputs
 

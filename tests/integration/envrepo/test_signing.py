@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.envrepo import git, remote_head
 from tests.support.promote import write_config, write_release_inputs
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult, CliRunner
-from tests.integration.forge.conftest import GITHUB_REPO, GITLAB_PROJECT, TOKEN
+from tests.support.cli import CliResult, CliRunner
 from tests.support.envrepo import remote_files, remote_head, seed_files
-from tests.support.forge_server import ForgeServer
+from tests.support.forge_server import GITHUB_REPO, GITLAB_PROJECT, TOKEN, ForgeServer
 from tests.support.promote import write_config, write_release_inputs
 
 BRANCH = "ci-plugins/promote/prod/digits"

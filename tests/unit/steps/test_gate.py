@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE, CliRunner, write_json, write_text
+from tests.support.cli import EXAMPLE, CliRunner, write_json, write_text
 
 POLICY = """
 metrics:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, CliRunner, write_json, write_text
+from tests.support.cli import REPO, CliRunner, write_json, write_text
 from tests.support.envrepo import make_bare_repo, seed_files
 
 TOOLS_BIN = REPO / ".tools" / "bin"
