@@ -26,10 +26,10 @@ from _timing import command, report
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ci_plugins import rendering  # noqa: E402
 from ci_plugins.adapters import helm  # noqa: E402
 from ci_plugins.config.models import load_config  # noqa: E402
 from ci_plugins.model.manifest import read_manifest  # noqa: E402
+from ci_plugins.render import chart as rendering  # noqa: E402
 
 CONFIG = """\
 app: digits
