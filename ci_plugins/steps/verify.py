@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ci_plugins.adapters.kube import Kube, load_client
 from ci_plugins.config.models import VerifyConfig
 from ci_plugins.envrepo import checkout as envrepo
 from ci_plugins.errors import CiPluginsError, InputError
@@ -21,6 +21,9 @@ from ci_plugins.verify import evidence as verify_report
 from ci_plugins.verify.committed import Committed, read_committed
 from ci_plugins.verify.readiness.evaluate import Checked
 from ci_plugins.verify.waiting import Verification
+
+if TYPE_CHECKING:  # the kubernetes client loads only when verify talks to a cluster
+    from ci_plugins.adapters.kube import Kube
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     committed = read_committed(url, branch=branch, env=options.env, app=app, config=config)
     start = ctx.clock.time()
     deadline = start + (options.timeout if options.timeout is not None else vcfg.timeout)
+    from ci_plugins.adapters.kube import Kube, load_client
+
     kube = Kube(load_client(options.kubeconfig), clock=ctx.clock, deadline=deadline)
     ctx.out.info(
         f"verifying {options.env}/{', '.join(committed.apps)} at env-repo commit "
