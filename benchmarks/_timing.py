@@ -45,3 +45,17 @@ def report(name: str, ours: float, baseline: float, baseline_name: str, goal: st
         f"| {name} | {ours * 1000:.1f} ms | {baseline_name} {baseline * 1000:.1f} ms | "
         f"{(ours - baseline) * 1000:+.1f} ms | {ours / baseline:.2f}x | {goal} |"
     )
+
+
+def interleaved_medians(actions: Sequence[Callable[[], object]], *, runs: int) -> list[float]:
+    """Median wall time of each action, runs interleaved (a, b, c, a, b, c, ...) so that
+    other load on the machine hits every action alike; one unmeasured warm-up each."""
+    for action in actions:
+        action()
+    samples: list[list[float]] = [[] for _ in actions]
+    for _ in range(runs):
+        for action, times in zip(actions, samples, strict=True):
+            start = time.perf_counter()
+            action()
+            times.append(time.perf_counter() - start)
+    return [statistics.median(times) for times in samples]

@@ -60,7 +60,9 @@ NonNegative = Annotated[float, Field(ge=0), AfterValidator(_finite)]
 class Section(BaseModel):
     """A config section: unknown keys are errors, values are never coerced from strings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # defer_build: a model's validator is built on its first use, not at import, so a
+    # command pays only for the models it validates (#11 item 10, benchmarks/startup.py).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class MetricBounds(Section):
@@ -585,7 +587,9 @@ class MonitorConfig(Section):
 class Config(Section):
     """The whole ci-plugins.yaml."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="ci-plugins.yaml")
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, title="ci-plugins.yaml", defer_build=True
+    )
 
     app: AppName
     train: TrainConfig = Field(default_factory=TrainConfig)

@@ -1,6 +1,6 @@
 """The environment repository: read what runs where, and write releases as single commits.
 
-Layout (ARCHITECTURE.md): `environments/<env>/<app>/release.yaml`,
+Layout (docs/architecture.md): `environments/<env>/<app>/release.yaml`,
 `environments/<env>/<app>/manifests/*.yaml`, and `environments/<env>/<app>/pin.yaml` while
 an app is pinned after a rollback. Every checkout is a shallow, single-branch clone in a
 temporary directory that is removed afterwards, whatever happens.
@@ -37,7 +37,7 @@ VERIFIED_TAG_PREFIX = "refs/tags/ci-plugins/verified"
 class Pin(BaseModel):
     """Why an app is held at its release in one environment (environments/<env>/<app>/pin.yaml)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     app: str
     environment: str

@@ -19,7 +19,7 @@ KIND = "Release"
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 class ModelRef(_Part):

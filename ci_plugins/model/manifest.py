@@ -23,7 +23,7 @@ DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
 class ModelManifest(BaseModel):
     """What was trained, from which commit, on which devices."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     app: AppName
     model_version: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")

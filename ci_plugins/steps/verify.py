@@ -1,19 +1,18 @@
 """Wait until the cluster runs the committed release and it is healthy.
 
 Or fail fast with the reason. Objects to check are the rendered manifests committed in the
-environment repo for the environment (and app). Phases (READINESS.md): A the GitOps
+environment repo for the environment (and app). Phases (docs/readiness.md): A the GitOps
 controller applied our commit; B the live pod templates carry the committed images and
 annotations; C per-kind readiness; D the fail-fast pod classifier; then TensorFlow
-Serving's model status through the service proxy. Exit 0 healthy, 1 failed or timed out, 2
-bad input, 3 cluster API unreachable.
+Serving's model status through the service proxy. Exit 0 healthy, 1 failed or timed out, 2 bad input, 3 cluster API unreachable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ci_plugins.adapters.kube import Kube, load_client
 from ci_plugins.config.models import VerifyConfig
 from ci_plugins.envrepo import checkout, rollback
 from ci_plugins.envrepo.target import env_repo_url, target_of
@@ -23,6 +22,9 @@ from ci_plugins.verify import evidence
 from ci_plugins.verify.committed import Committed, read_committed
 from ci_plugins.verify.readiness.evaluate import Checked
 from ci_plugins.verify.waiting import Verification
+
+if TYPE_CHECKING:  # the kubernetes client loads only when verify talks to a cluster
+    from ci_plugins.adapters.kube import Kube
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     committed = read_committed(url, branch=branch, env=options.env, app=app, config=config)
     start = ctx.clock.time()
     deadline = start + (options.timeout if options.timeout is not None else vcfg.timeout)
+    from ci_plugins.adapters.kube import Kube, load_client
+
     kube = Kube(load_client(options.kubeconfig), clock=ctx.clock, deadline=deadline)
     ctx.out.info(
         f"verifying {options.env}/{', '.join(committed.apps)} at env-repo commit "

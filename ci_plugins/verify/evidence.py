@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ci_plugins.adapters.kube import Kube
 from ci_plugins.errors import CiPluginsError
 from ci_plugins.reports import TestCase, junit_xml, markdown_table, to_json, write_reports
 from ci_plugins.verify.committed import Committed
 from ci_plugins.verify.readiness.evaluate import Checked
 from ci_plugins.verify.readiness.model import ObjectRef, Status, get
+
+if TYPE_CHECKING:  # the kubernetes client loads only when verify talks to a cluster
+    from ci_plugins.adapters.kube import Kube
 
 Evidence = dict[ObjectRef, list[str]]
 PREVIOUS_LOG_REASONS = {"CrashLoop", "OOMKilled", "InitContainerFailed", "PodFailed"}

@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ci_plugins.adapters.kube import Kube
 from ci_plugins.config.models import ModelCheckConfig
 from ci_plugins.render.manifests import MODEL_VERSION
 from ci_plugins.verify.readiness.model import Obj, get
+
+if TYPE_CHECKING:  # the kubernetes client loads only when verify talks to a cluster
+    from ci_plugins.adapters.kube import Kube
 
 
 @dataclass(frozen=True)

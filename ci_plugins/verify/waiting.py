@@ -6,7 +6,8 @@ feeds them snapshots, fires time-based rules on resyncs and says what it waits f
 
 from __future__ import annotations
 
-from ci_plugins.adapters.kube import Kube
+from typing import TYPE_CHECKING
+
 from ci_plugins.config.models import ControllerConfig, VerifyConfig
 from ci_plugins.errors import CiPluginsError
 from ci_plugins.render.manifests import CLUSTER_SCOPED
@@ -25,6 +26,9 @@ from ci_plugins.verify.readiness.model import (
 )
 from ci_plugins.verify.readiness.policy import policy_of
 from ci_plugins.verify.watch import Observer
+
+if TYPE_CHECKING:  # the kubernetes client loads only when verify talks to a cluster
+    from ci_plugins.adapters.kube import Kube
 
 # Phase A reasons that mean "our commit is applied, its health is still settling".
 APPLIED = {"AppNotHealthy"}

@@ -1,4 +1,4 @@
-"""What verify sees of the cluster: watched caches plus periodic re-reads (READINESS.md §7).
+"""What verify sees of the cluster: watched caches plus periodic re-reads (docs/readiness.md §8).
 
 Pods, ReplicaSets, EndpointSlices and our workload kinds are watched per namespace (every
 event wakes the evaluation up); everything else is read at each resync. With watch off,
@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ci_plugins.adapters.kube import Kube
 from ci_plugins.verify.readiness.model import ObjectRef
+
+if TYPE_CHECKING:  # the kubernetes client loads only when verify talks to a cluster
+    from ci_plugins.adapters.kube import Kube
 
 Obj = dict[str, Any]
 POD = ("v1", "Pod")

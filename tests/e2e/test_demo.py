@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import REPO, clean_env
+from tests.support.cli import REPO, clean_env
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.cli import REPO
 from tests.support.pipelines import calls, jenkins
 
 JENKINSFILE = REPO / "Jenkinsfile"

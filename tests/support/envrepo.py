@@ -1,10 +1,7 @@
 """Real environment repos for tests: bare repos on disk, and the same served over HTTP.
 
-Import the helpers (`make_bare_repo`, `seed_files`, `remote_files`, ...) in any test; to
-use the fixtures (`env_repo`, `http_git`), re-export them from your directory's conftest.py:
-
-    from tests.support.envrepo import env_repo, http_git
-    __all__ = ["env_repo", "http_git"]
+Import the helpers (`make_bare_repo`, `seed_files`, `remote_files`, ...) in any test; the
+fixtures (`env_repo`, `http_git`) are registered for every test in tests/conftest.py.
 
 `HttpGitServer` runs the real `git http-backend` (smart HTTP, push enabled) behind a small
 threaded HTTP server on 127.0.0.1, optionally with basic auth, so clone/push over HTTPS-like

@@ -29,6 +29,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+# The project, repository and token the forge tests use (tests/integration/forge/).
+TOKEN = "s3cret-forge-token-0123456789"
+GITLAB_PROJECT = "platform/environments"
+GITHUB_REPO = "acme/environments"
+
 NOW = "2026-11-22T04:00:00.000Z"
 GITHUB_NOW = "2026-11-22T04:00:00Z"
 DOCS = "https://docs.github.com/rest"

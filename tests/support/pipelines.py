@@ -34,7 +34,7 @@ from ci_plugins_emulator.server import write_kubeconfig
 
 from ci_plugins.errors import CiPluginsError
 from ci_plugins.verify.committed import read_committed
-from tests.conftest import REPO, clean_env
+from tests.support.cli import REPO, clean_env
 from tests.support.envrepo import git
 
 TOOLS = REPO / ".tools"

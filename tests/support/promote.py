@@ -87,3 +87,11 @@ def write_release_inputs(
     }
     (rendered / "render-info.json").write_text(json.dumps(info), encoding="utf-8")
     return out / "model-manifest.json", rendered
+
+
+def promote_args(
+    env: str, manifest: Path, rendered: Path, *extra: str, json: bool = True
+) -> list[str]:
+    """`promote --env ENV --rendered DIR --manifest FILE [--json] EXTRA...` as CLI arguments."""
+    args = ["promote", "--env", env, "--rendered", str(rendered), "--manifest", str(manifest)]
+    return [*args, *(["--json"] if json else []), *extra]

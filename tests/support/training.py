@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import CliResult, clean_env
+from tests.support.cli import CliResult, clean_env
 
 # A linear model on 256 fixed random rows: fits in well under a second per epoch.
 TINY_MODEL = """

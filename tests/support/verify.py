@@ -1,6 +1,6 @@
 """Verify test support: manifests, an env repo seeded with them, the local cluster emulator.
 
-`verify_env` (fixture, re-export it from your conftest.py) starts the LOCAL CLUSTER EMULATOR
+`verify_env` (fixture, registered in tests/conftest.py) starts the LOCAL CLUSTER EMULATOR
 in this process, writes a kubeconfig and a ci-plugins.yaml, and offers `publish(...)` (commit
 manifests to a bare env repo) and `sync()` (play Argo CD: apply the committed manifests).
 """
@@ -15,19 +15,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from ci_plugins_emulator.argocd import sync as argocd_sync
-from ci_plugins_emulator.cluster import start
-from ci_plugins_emulator.kubelet import Timing
-from ci_plugins_emulator.server import RunningCluster, write_kubeconfig
-from ci_plugins_emulator.simulator import Simulator
 
 from ci_plugins.verify.committed import read_committed
-from tests.conftest import CliResult, clean_env
+from tests.support.cli import CliResult, clean_env
 from tests.support.envrepo import make_bare_repo, seed_files
+
+if TYPE_CHECKING:
+    # The emulator (and the kubernetes client under it) loads only in tests that use it:
+    # this module is a plugin of every test run.
+    from ci_plugins_emulator.server import RunningCluster
+    from ci_plugins_emulator.simulator import Simulator
 
 APP = "digits"
 ENV = "dev"
@@ -164,6 +165,8 @@ class VerifyEnv:
 
     def sync(self) -> list[str]:
         """Play Argo CD: apply what the env repo's head commits for dev/digits."""
+        from ci_plugins_emulator.argocd import sync as argocd_sync
+
         committed = read_committed(str(self.repo), branch="main", env=ENV, app=APP, config=None)
         objects = {
             dataclasses.replace(ref, namespace=NAMESPACE): {
@@ -210,6 +213,10 @@ class VerifyEnv:
 
 @pytest.fixture
 def verify_env(tmp_path: Path) -> Iterator[VerifyEnv]:
+    from ci_plugins_emulator.cluster import start
+    from ci_plugins_emulator.kubelet import Timing
+    from ci_plugins_emulator.server import write_kubeconfig
+
     running, simulator = start(
         Timing(tick=0.05, ready_after=0.5, crash_after=2.0, scale_up_after=2.0)
     )

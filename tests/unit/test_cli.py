@@ -13,7 +13,7 @@ import pytest
 
 from ci_plugins import cli
 from ci_plugins.step import StepContext, StepResult
-from tests.conftest import CliRunner, clean_env, write_json
+from tests.support.cli import CliRunner, clean_env, write_json
 
 
 def test_help_lists_only_built_steps(cli: CliRunner) -> None:

@@ -10,7 +10,7 @@ import pytest
 from ci_plugins.config.models import SCHEMA_PATH, Config, load_config
 from ci_plugins.config.schema.reference import render_reference
 from ci_plugins.errors import InputError
-from tests.conftest import EXAMPLE, CliRunner, write_json, write_text
+from tests.support.cli import EXAMPLE, CliRunner, write_json, write_text
 
 
 def problems_of(tmp_path: Path, text: str) -> str:
@@ -52,26 +52,42 @@ environments:
     ]
 
 
-def test_unknown_top_level_key_suggests_the_near_miss(tmp_path: Path) -> None:
-    message = problems_of(tmp_path, "app: digits\nenviroments: {}\n")
-    assert "enviroments: unknown key (did you mean 'environments'?)" in message
-
-
-def test_missing_required_app_is_named(tmp_path: Path) -> None:
-    assert "app: required key is missing" in problems_of(tmp_path, "train: {}\n")
-
-
-def test_strings_are_not_coerced_into_booleans_or_numbers(tmp_path: Path) -> None:
-    message = problems_of(
-        tmp_path, 'app: digits\ntrain: {require_gpu: "true"}\ngate: {metrics: {a: {min: "0.9"}}}\n'
-    )
-    assert "train.require_gpu: expected true or false, got 'true'" in message
-    assert "gate.metrics.a.min: expected a number, got '0.9'" in message
-
-
-def test_approval_accepts_only_known_values(tmp_path: Path) -> None:
-    message = problems_of(tmp_path, "app: digits\nenvironments: {prod: {approval: manual}}\n")
-    assert "environments.prod.approval: expected 'merge-request', got 'manual'" in message
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        pytest.param(
+            "app: digits\nenviroments: {}\n",
+            ["enviroments: unknown key (did you mean 'environments'?)"],
+            id="unknown-top-level-key-suggests-the-near-miss",
+        ),
+        pytest.param("train: {}\n", ["app: required key is missing"], id="missing-app"),
+        pytest.param(
+            'app: digits\ntrain: {require_gpu: "true"}\ngate: {metrics: {a: {min: "0.9"}}}\n',
+            [
+                "train.require_gpu: expected true or false, got 'true'",
+                "gate.metrics.a.min: expected a number, got '0.9'",
+            ],
+            id="strings-are-not-coerced-into-booleans-or-numbers",
+        ),
+        pytest.param(
+            "app: digits\nenvironments: {prod: {approval: manual}}\n",
+            ["environments.prod.approval: expected 'merge-request', got 'manual'"],
+            id="approval-accepts-only-known-values",
+        ),
+        pytest.param(
+            "app: digits\ngate: {metrics: [\n",
+            ["is not valid YAML at line 3"],
+            id="malformed-yaml-names-the-line",
+        ),
+        pytest.param("- app\n", ["must hold a mapping of keys, got a list"], id="not-a-mapping"),
+    ],
+)
+def test_a_bad_config_is_an_input_error_that_says_what_and_where(
+    tmp_path: Path, text: str, needles: list[str]
+) -> None:
+    message = problems_of(tmp_path, text)
+    for needle in needles:
+        assert needle in message
 
 
 @pytest.mark.parametrize(
@@ -96,15 +112,6 @@ def test_bad_app_names_are_rejected(tmp_path: Path, name: str, needle: str) -> N
 def test_bad_environment_names_are_rejected(tmp_path: Path, name: str) -> None:
     message = problems_of(tmp_path, f"app: digits\nenvironments:\n  {name}: {{}}\n")
     assert "environments: key" in message
-
-
-def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
-    message = problems_of(tmp_path, "app: digits\ngate: {metrics: [\n")
-    assert "is not valid YAML at line 3" in message
-
-
-def test_a_config_that_is_not_a_mapping_is_rejected(tmp_path: Path) -> None:
-    assert "must hold a mapping of keys, got a list" in problems_of(tmp_path, "- app\n")
 
 
 def test_unknown_environment_lists_the_known_ones() -> None:

@@ -13,7 +13,7 @@ import pytest
 from ci_plugins.errors import InputError
 from ci_plugins.model import packaging
 from ci_plugins.model.manifest import ModelManifest, read_manifest
-from tests.conftest import write_text
+from tests.support.cli import write_text
 
 DIGEST = "sha256:" + "a" * 64
 

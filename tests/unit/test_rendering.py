@@ -13,7 +13,7 @@ from ci_plugins.errors import ExternalError, InputError
 from ci_plugins.model.manifest import ModelManifest
 from ci_plugins.render import chart as rendering
 from ci_plugins.render.diff import diff_rendered, read_rendered
-from tests.conftest import REPO, write_text
+from tests.support.cli import REPO, write_text
 
 DIGEST = "sha256:" + "a" * 64
 IMAGE = "registry.example.com/ml/digits-serving@sha256:" + "c" * 64

@@ -1,4 +1,4 @@
-"""Phase C: readiness rules per kind (READINESS.md section 4), on live objects as dicts."""
+"""Phase C: readiness rules per kind (docs/readiness.md section 4), on live objects as dicts."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ Obj = Mapping[str, Any]
 
 
 class Status(enum.Enum):
-    """kstatus-style status of one object (READINESS.md section 1)."""
+    """kstatus-style status of one object (docs/readiness.md section 1)."""
 
     CURRENT = "Current"
     IN_PROGRESS = "InProgress"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.support.cli import REPO
 from tests.support.envrepo import git, make_bare_repo, seed_files
 from tests.support.pipelines import (
     INSTALL_UNDER_TEST,

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import REPO, CliResult, CliRunner, clean_env
+from tests.support.cli import REPO, CliResult, CliRunner, clean_env
 from tests.support.envrepo import (
     install_hook,
     is_linear,
@@ -19,7 +19,7 @@ from tests.support.envrepo import (
     remote_yaml,
     seed_files,
 )
-from tests.support.promote import write_config, write_release_inputs
+from tests.support.promote import promote_args, write_config, write_release_inputs
 
 WRITERS = 16
 
@@ -35,14 +35,7 @@ def _promote_app(project: Path, env_repo: Path, app: str) -> CliResult:
             sys.executable,
             "-m",
             "ci_plugins",
-            "promote",
-            "--env",
-            "staging",
-            "--rendered",
-            str(rendered),
-            "--manifest",
-            str(manifest),
-            "--json",
+            *promote_args("staging", manifest, rendered),
         ],
         cwd=project,
         env=clean_env(),
@@ -96,13 +89,7 @@ def test_sigterm_during_the_push_leaves_the_remote_unchanged(
             sys.executable,
             "-m",
             "ci_plugins",
-            "promote",
-            "--env",
-            "staging",
-            "--rendered",
-            str(rendered),
-            "--manifest",
-            str(manifest),
+            *promote_args("staging", manifest, rendered, json=False),
         ],
         cwd=tmp_path,
         env=clean_env({"TMPDIR": str(scratch), "PYTHONPATH": str(REPO)}),

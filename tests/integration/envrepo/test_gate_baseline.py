@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import CliRunner
-from tests.support.promote import write_config, write_release_inputs
+from tests.support.cli import CliRunner
+from tests.support.promote import promote_args, write_config, write_release_inputs
 
 GATE = {"baseline": {"accuracy": {"max_drop": 0.01}}}
 
@@ -23,7 +23,7 @@ def test_gate_compares_with_the_release_the_environment_runs(
 ) -> None:
     write_config(tmp_path, str(env_repo), extra={"gate": GATE})
     manifest, rendered = write_release_inputs(tmp_path, metrics={"accuracy": 0.95})
-    promoted = cli("promote", "--env", "staging", "--rendered", rendered, "--manifest", manifest)
+    promoted = cli(*promote_args("staging", manifest, rendered, json=False))
     assert promoted.exit_code == 0, promoted.stderr
 
     worse = cli("gate", "--metrics", _metrics(tmp_path, 0.90), "--env", "staging", "--json")

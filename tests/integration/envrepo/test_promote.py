@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CliResult, CliRunner
+from tests.support.cli import CliResult, CliRunner
 from tests.support.envrepo import (
     HttpGitServer,
     commit_message,
@@ -21,7 +21,7 @@ from tests.support.envrepo import (
     seed_files,
 )
 from tests.support.forge_server import ForgeServer
-from tests.support.promote import digest_of, write_config, write_release_inputs
+from tests.support.promote import digest_of, promote_args, write_config, write_release_inputs
 
 APP_DIR = "environments/staging/digits"
 
@@ -29,9 +29,7 @@ APP_DIR = "environments/staging/digits"
 def promote(
     cli: CliRunner, manifest: Path, rendered: Path, *extra: str, env: str = "staging"
 ) -> CliResult:
-    return cli(
-        "promote", "--env", env, "--rendered", rendered, "--manifest", manifest, "--json", *extra
-    )
+    return cli(*promote_args(env, manifest, rendered), *extra)
 
 
 def test_promote_writes_release_and_manifests_in_one_commit_with_trailers(
@@ -42,14 +40,7 @@ def test_promote_writes_release_and_manifests_in_one_commit_with_trailers(
     manifest, rendered = write_release_inputs(tmp_path, version="3")
     outputs = tmp_path / "outputs.env"
     result = cli(
-        "promote",
-        "--env",
-        "staging",
-        "--rendered",
-        rendered,
-        "--manifest",
-        manifest,
-        "--json",
+        *promote_args("staging", manifest, rendered),
         env={"CI_PLUGINS_OUTPUTS_FILE": str(outputs)},
     )
     assert result.exit_code == 0, result.stderr
@@ -197,14 +188,7 @@ def test_an_auth_failure_is_exit_3_without_the_token(tmp_path: Path, cli: CliRun
         write_config(tmp_path, server.url("env.git"))
         manifest, rendered = write_release_inputs(tmp_path)
         result = cli(
-            "promote",
-            "--env",
-            "staging",
-            "--rendered",
-            rendered,
-            "--manifest",
-            manifest,
-            "--json",
+            *promote_args("staging", manifest, rendered),
             env={"CI_PLUGINS_GIT_TOKEN": token},
         )
     assert result.exit_code == 3
@@ -221,14 +205,7 @@ def test_promote_over_http_with_a_ci_job_token(tmp_path: Path, cli: CliRunner) -
         write_config(tmp_path, server.url("env.git"))
         manifest, rendered = write_release_inputs(tmp_path)
         result = cli(
-            "promote",
-            "--env",
-            "staging",
-            "--rendered",
-            rendered,
-            "--manifest",
-            manifest,
-            "--json",
+            *promote_args("staging", manifest, rendered),
             env={"CI_JOB_TOKEN": "job-token-xyz"},
         )
     assert result.exit_code == 0, result.stderr
@@ -310,27 +287,13 @@ def test_rerunning_an_approval_promotion_keeps_the_branch_and_the_request(
         manifest, rendered = write_release_inputs(tmp_path, env="prod")
         token = {"CI_PLUGINS_GITLAB_TOKEN": "glpat-forge-token-0123456789"}
         first = cli(
-            "promote",
-            "--env",
-            "prod",
-            "--rendered",
-            rendered,
-            "--manifest",
-            manifest,
-            "--json",
+            *promote_args("prod", manifest, rendered),
             env=token,
         )
         branch = "ci-plugins/promote/prod/digits"
         head = remote_head(env_repo, branch)
         again = cli(
-            "promote",
-            "--env",
-            "prod",
-            "--rendered",
-            rendered,
-            "--manifest",
-            manifest,
-            "--json",
+            *promote_args("prod", manifest, rendered),
             env=token,
         )
         assert first.exit_code == 0, first.stderr

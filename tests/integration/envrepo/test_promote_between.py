@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.envrepo import commit_message, remote_files, remote_head, remote_yaml
-from tests.support.promote import digest_of, write_config, write_release_inputs
+from tests.support.promote import digest_of, promote_args, write_config, write_release_inputs
 
 
 def test_promote_between_environments_rerenders_the_same_release(
@@ -16,7 +16,7 @@ def test_promote_between_environments_rerenders_the_same_release(
 ) -> None:
     write_config(tmp_path, str(env_repo))
     manifest, rendered = write_release_inputs(tmp_path, env="staging", version="5")
-    first = cli("promote", "--env", "staging", "--rendered", rendered, "--manifest", manifest)
+    first = cli(*promote_args("staging", manifest, rendered, json=False))
     assert first.exit_code == 0, first.stderr
 
     result = cli("promote", "--from-env", "staging", "--to-env", "dev", "--json")

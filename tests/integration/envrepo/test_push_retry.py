@@ -12,18 +12,8 @@ from ci_plugins.envrepo import checkout as envrepo
 from ci_plugins.envrepo.publish import BACKOFF_CAP, Change, Commit, Refusal, push_change
 from ci_plugins.errors import ExternalError
 from ci_plugins.output import Output
+from tests.support.clock import FakeClock
 from tests.support.envrepo import install_hook, remote_files, remote_head, seed_files
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return sum(self.sleeps)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
 
 
 def write_change(name: str, seen: list[str]) -> Change:

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from ci_plugins.envrepo.checkout import mark_verified
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.envrepo import commit_message, remote_head, remote_log, remote_yaml
-from tests.support.promote import digest_of, write_config, write_release_inputs
+from tests.support.promote import digest_of, promote_args, write_config, write_release_inputs
 
 RELEASE = "environments/staging/digits/release.yaml"
 PIN = "environments/staging/digits/pin.yaml"
@@ -19,14 +19,7 @@ def promote_versions(cli: CliRunner, project: Path, *versions: str) -> list[str]
     for version in versions:
         manifest, rendered = write_release_inputs(project, version=version)
         result = cli(
-            "promote",
-            "--env",
-            "staging",
-            "--rendered",
-            rendered,
-            "--manifest",
-            manifest,
-            "--json",
+            *promote_args("staging", manifest, rendered),
         )
         assert result.exit_code == 0, result.stderr
         shas.append(result.json["commit"])
@@ -73,9 +66,7 @@ def test_a_bad_release_of_the_same_model_rolls_back_to_the_healthy_values(
     """Same model, other values (e.g. a value that crash-loops the server): still a release."""
     write_config(tmp_path, str(env_repo))
     manifest, rendered = write_release_inputs(tmp_path, version="1")
-    good = cli(
-        "promote", "--env", "staging", "--rendered", rendered, "--manifest", manifest, "--json"
-    )
+    good = cli(*promote_args("staging", manifest, rendered))
     assert good.exit_code == 0, good.stderr
     mark_verified(
         str(env_repo), branch="main", env="staging", app="digits", commit=good.json["commit"]
@@ -87,9 +78,7 @@ def test_a_bad_release_of_the_same_model_rolls_back_to_the_healthy_values(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: digits-0, namespace: ml-staging}\n"
         "data: {model_version: '1', broken: 'yes'}\n"
     )
-    bad = cli(
-        "promote", "--env", "staging", "--rendered", rendered, "--manifest", manifest, "--json"
-    )
+    bad = cli(*promote_args("staging", manifest, rendered))
     assert bad.exit_code == 0, bad.stderr
     assert bad.json["commit"] is not None
 
@@ -114,7 +103,7 @@ def test_a_pinned_app_refuses_promotion_until_unpinned(
     assert cli("rollback", "--env", "staging").exit_code == 0
     head = remote_head(env_repo)
     manifest, rendered = write_release_inputs(tmp_path, version="3")
-    refused = cli("promote", "--env", "staging", "--rendered", rendered, "--manifest", manifest)
+    refused = cli(*promote_args("staging", manifest, rendered, json=False))
     assert refused.exit_code == 1
     assert "digits is pinned in staging by" in refused.stderr
     assert "ci-plugins unpin --env staging --app digits" in refused.stderr
@@ -125,7 +114,7 @@ def test_a_pinned_app_refuses_promotion_until_unpinned(
     again = cli("unpin", "--env", "staging", "--json")
     assert again.exit_code == 0
     assert again.json["commit"] is None
-    promoted = cli("promote", "--env", "staging", "--rendered", rendered, "--manifest", manifest)
+    promoted = cli(*promote_args("staging", manifest, rendered, json=False))
     assert promoted.exit_code == 0, promoted.stderr
 
 

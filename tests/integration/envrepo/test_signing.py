@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.envrepo import git, remote_head
-from tests.support.promote import write_config, write_release_inputs
+from tests.support.promote import promote_args, write_config, write_release_inputs
 
 
 def test_promote_signs_its_commit_when_git_config_says_so(
@@ -28,13 +28,7 @@ def test_promote_signs_its_commit_when_git_config_says_so(
     write_config(tmp_path, str(env_repo))
     manifest, rendered = write_release_inputs(tmp_path)
     result = cli(
-        "promote",
-        "--env",
-        "staging",
-        "--rendered",
-        rendered,
-        "--manifest",
-        manifest,
+        *promote_args("staging", manifest, rendered, json=False),
         env={"HOME": str(home)},
     )
     assert result.exit_code == 0, result.stderr

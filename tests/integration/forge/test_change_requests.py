@@ -10,8 +10,8 @@ import pytest
 from ci_plugins.adapters.forge import open_or_update_change_request
 from ci_plugins.config.models import EnvRepoConfig
 from ci_plugins.errors import CiPluginsError, ExternalError, InputError
-from tests.integration.forge.conftest import GITHUB_REPO, GITLAB_PROJECT, TOKEN, FakeClock
-from tests.support.forge_server import ForgeServer
+from tests.support.clock import FakeClock
+from tests.support.forge_server import GITHUB_REPO, GITLAB_PROJECT, TOKEN, ForgeServer
 
 SOURCE = "ci-plugins/promote/prod/digits"
 GITLAB_VARS = {"CI_PLUGINS_GITLAB_TOKEN": TOKEN}

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult, CliRunner
-from tests.integration.forge.conftest import GITHUB_REPO, GITLAB_PROJECT, TOKEN
+from tests.support.cli import CliResult, CliRunner
 from tests.support.envrepo import remote_files, remote_head, seed_files
-from tests.support.forge_server import ForgeServer
-from tests.support.promote import write_config, write_release_inputs
+from tests.support.forge_server import GITHUB_REPO, GITLAB_PROJECT, TOKEN, ForgeServer
+from tests.support.promote import promote_args, write_config, write_release_inputs
 
 BRANCH = "ci-plugins/promote/prod/digits"
 TOKEN_VARIABLE = {"gitlab": "CI_PLUGINS_GITLAB_TOKEN", "github": "CI_PLUGINS_GITHUB_TOKEN"}
@@ -44,14 +43,7 @@ def promote_to_prod(
     manifest, rendered = write_release_inputs(project, env="prod", version=version)
     env = {TOKEN_VARIABLE[kind]: token} if token else {}
     return cli(
-        "promote",
-        "--env",
-        "prod",
-        "--rendered",
-        rendered,
-        "--manifest",
-        manifest,
-        "--json",
+        *promote_args("prod", manifest, rendered),
         env=env,
     )
 

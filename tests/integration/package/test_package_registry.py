@@ -11,7 +11,7 @@ import oras.client
 import pytest
 
 from ci_plugins.model.digest import directory_digest
-from tests.conftest import CliRunner, write_json, write_text
+from tests.support.cli import CliRunner, write_json, write_text
 from tests.support.registry import Registry, free_port, start_registry
 
 PASSWORD = "s3cret-registry-pass"

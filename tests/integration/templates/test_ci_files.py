@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.support.cli import REPO
 from tests.support.pipelines import (
     MR_VARIABLES,
     NODE_BIN,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.training import TINY_MODEL, epoch_lines, write_project
 
 DIVERGING_MODEL = """

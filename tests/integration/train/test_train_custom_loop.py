@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.training import epoch_lines, write_project
 
 CUSTOM_LOOP = """

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ci_plugins.model.manifest import read_manifest
-from tests.conftest import EXAMPLE, CliRunner, clean_env
+from tests.support.cli import EXAMPLE, CliRunner, clean_env
 
 # Run in a subprocess: the test process itself never imports TensorFlow.
 SERVE = textwrap.dedent(

@@ -9,7 +9,7 @@ import pytest
 
 from ci_plugins.model.digest import directory_digest
 from ci_plugins.model.manifest import read_manifest
-from tests.conftest import CliResult
+from tests.support.cli import CliResult
 from tests.support.training import epoch_lines, run_cli, write_project
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ci_plugins.training.checkpoint import STATE_FILE, WEIGHTS_FILE
-from tests.conftest import clean_env
+from tests.support.cli import clean_env
 from tests.support.training import TINY_MODEL, epoch_lines, run_cli, write_project
 
 # Slow epochs (a user callback sleeps), so that SIGTERM lands while training runs.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ci_plugins_emulator.server import Fault
 
-from tests.conftest import CliRunner, clean_env
+from tests.support.cli import CliRunner, clean_env
 from tests.support.envrepo import git, remote_head, remote_yaml, seed_files
 from tests.support.verify import VerifyEnv, deployment, service
 

@@ -9,7 +9,7 @@ import pytest
 
 from ci_plugins.adapters import helm
 from ci_plugins.errors import ExternalError, InputError
-from tests.conftest import REPO, write_text
+from tests.support.cli import REPO, write_text
 
 CHART = REPO / "charts" / "model-server"
 

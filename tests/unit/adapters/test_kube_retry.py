@@ -11,19 +11,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ci_plugins.adapters.kube import load_client, plural_of, retry
 from ci_plugins.errors import ExternalError, InputError
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.support.clock import FakeClock
 
 
 def failing(errors: list[Exception]) -> Callable[[], str]:
@@ -45,13 +33,13 @@ def test_two_500s_are_retried_with_backoff() -> None:
     clock = FakeClock()
     result = retry(failing([api_error(500), api_error(503)]), what="x", clock=clock, deadline=60)
     assert result == "ok"
-    assert clock.slept == [0.5, 1.0]
+    assert clock.sleeps == [0.5, 1.0]
 
 
 def test_429_waits_for_retry_after() -> None:
     clock = FakeClock()
     retry(failing([api_error(429, {"Retry-After": "7"})]), what="x", clock=clock, deadline=60)
-    assert clock.slept == [7.0]
+    assert clock.sleeps == [7.0]
 
 
 def test_connection_reset_is_transient() -> None:
@@ -74,7 +62,7 @@ def test_forbidden_is_not_retried_and_names_rbac() -> None:
     with pytest.raises(ExternalError, match="HTTP 403") as info:
         retry(failing([api_error(403)]), what="list pods", clock=clock, deadline=60)
     assert "RBAC" in (info.value.hint or "")
-    assert clock.slept == []
+    assert clock.sleeps == []
 
 
 def test_kubeconfig_problems_are_input_errors_without_contents(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.chart.conftest import CHART, helm
+from tests.support.chart import CHART, helm
 
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 

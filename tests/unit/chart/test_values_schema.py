@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.chart.conftest import helm_template
+from tests.support.chart import helm_template
 
 
 @pytest.mark.parametrize(

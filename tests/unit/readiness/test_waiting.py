@@ -15,23 +15,13 @@ from ci_plugins.step import StepContext
 from ci_plugins.verify.committed import Committed
 from ci_plugins.verify.readiness.model import ObjectRef
 from ci_plugins.verify.waiting import Verification
+from tests.support.clock import FakeClock
 
 DEPLOY = ObjectRef("apps/v1", "Deployment", "ns", "digits")
 TEMPLATE = {
     "metadata": {"labels": {"app": "digits"}},
     "spec": {"containers": [{"name": "m", "image": "i"}]},
 }
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -74,7 +64,7 @@ def deployment_rolling() -> dict[str, Any]:
 
 
 def setup(**verify: Any) -> tuple[Verification, FakeKube, FakeClock, io.StringIO]:
-    clock = FakeClock()
+    clock = FakeClock(now=1000.0)
     kube = FakeKube(clock)
     committed_obj = {
         "apiVersion": "apps/v1",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliRunner, write_text
+from tests.support.cli import CliRunner, write_text
 from tests.support.forge_server import ForgeServer
 
 TOKEN = "glpat-abcdefghijklmnop0123"

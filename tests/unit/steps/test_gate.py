@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE, CliRunner, write_json, write_text
+from tests.support.cli import EXAMPLE, CliRunner, write_json, write_text
 
 POLICY = """
 metrics:
@@ -237,11 +237,6 @@ def _assert_input_error(result_exit: int, stderr: str, *needles: str) -> None:
         assert needle in stderr
 
 
-def test_missing_metrics_file_is_bad_input(tmp_path: Path, cli: CliRunner, policy: Path) -> None:
-    result = cli("gate", "--metrics", "nope.json", "--policy", policy)
-    _assert_input_error(result.exit_code, result.stderr, "metrics file nope.json does not exist")
-
-
 @pytest.mark.parametrize(
     ("raw", "needle"),
     [
@@ -264,29 +259,49 @@ def test_malformed_metrics_file_is_bad_input(
     }
 
 
-def test_policy_rule_with_an_unknown_operator_is_bad_input(tmp_path: Path, cli: CliRunner) -> None:
-    policy = write_text(tmp_path / "policy.yaml", "metrics:\n  accuracy: {minimum: 0.9}\n")
-    metrics = metrics_file(tmp_path, {"accuracy": 0.95})
-    result = cli("gate", "--metrics", metrics, "--policy", policy)
-    _assert_input_error(
-        result.exit_code,
-        result.stderr,
-        "metrics.accuracy.minimum: unknown key (did you mean 'min'?)",
-    )
+# Bad inputs around a valid metrics.json (accuracy 0.95, loss 0.1); "POLICY" stands for
+# the policy file, "METRICS" for the metrics file.
+BAD_INPUTS = [
+    pytest.param(
+        {},
+        ["--metrics", "nope.json", "--policy", "POLICY"],
+        ["metrics file nope.json does not exist"],
+        id="missing-metrics-file",
+    ),
+    pytest.param(
+        {"policy.yaml": "metrics:\n  accuracy: {minimum: 0.9}\n"},
+        ["--metrics", "METRICS", "--policy", "POLICY"],
+        ["metrics.accuracy.minimum: unknown key (did you mean 'min'?)"],
+        id="policy-rule-with-an-unknown-operator",
+    ),
+    pytest.param(
+        {},
+        ["--metrics", "METRICS", "--policy", "POLICY", "--baseline", "gone.yaml"],
+        ["baseline file gone.yaml does not exist"],
+        id="unreadable-baseline",
+    ),
+    pytest.param(
+        {},
+        ["--metrics", "METRICS"],
+        ["no gate policy", "hint: add a 'gate:'"],
+        id="no-policy-anywhere-with-a-hint",
+    ),
+    pytest.param({}, [], ["--metrics"], id="missing-required-flag"),
+]
 
 
-def test_unreadable_baseline_is_bad_input(tmp_path: Path, cli: CliRunner, policy: Path) -> None:
+@pytest.mark.parametrize(("files", "args", "needles"), BAD_INPUTS)
+def test_bad_input_is_exit_2_naming_the_input(
+    tmp_path: Path,
+    cli: CliRunner,
+    policy: Path,
+    files: dict[str, str],
+    args: list[str],
+    needles: list[str],
+) -> None:
+    for name, text in files.items():
+        write_text(tmp_path / name, text)
     metrics = metrics_file(tmp_path, {"accuracy": 0.95, "loss": 0.1})
-    result = cli("gate", "--metrics", metrics, "--policy", policy, "--baseline", "gone.yaml")
-    _assert_input_error(result.exit_code, result.stderr, "baseline file gone.yaml does not exist")
-
-
-def test_no_policy_anywhere_is_bad_input_with_a_hint(tmp_path: Path, cli: CliRunner) -> None:
-    metrics = metrics_file(tmp_path, {"accuracy": 0.95})
-    result = cli("gate", "--metrics", metrics)
-    _assert_input_error(result.exit_code, result.stderr, "no gate policy", "hint: add a 'gate:'")
-
-
-def test_missing_required_flag_is_a_usage_error(cli: CliRunner) -> None:
-    result = cli("gate")
-    _assert_input_error(result.exit_code, result.stderr, "--metrics")
+    paths = {"POLICY": str(policy), "METRICS": str(metrics)}
+    result = cli("gate", *[paths.get(arg, arg) for arg in args])
+    _assert_input_error(result.exit_code, result.stderr, *needles)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, CliRunner, write_json, write_text
+from tests.support.cli import REPO, CliRunner, write_json, write_text
 from tests.support.envrepo import make_bare_repo, seed_files
 
 TOOLS_BIN = REPO / ".tools" / "bin"
@@ -209,21 +209,49 @@ def test_render_does_not_import_tensorflow(project: Path) -> None:
 # -- bad input -------------------------------------------------------------------------
 
 
-def test_wrong_value_type_is_exit_2_naming_the_key(project: Path, cli: CliRunner) -> None:
-    config = CONFIG.replace("values: {replicaCount: 2,", "values: {replicaCount: two,")
+@pytest.mark.parametrize(
+    ("config", "manifest", "env", "needles"),
+    [
+        pytest.param(
+            CONFIG.replace("values: {replicaCount: 2,", "values: {replicaCount: two,"),
+            MANIFEST,
+            "staging",
+            ["replicaCount: got string, want integer", "values.schema.json"],
+            id="wrong-value-type-naming-the-key",
+        ),
+        pytest.param(CONFIG, MANIFEST, "qa", ["unknown environment 'qa'"], id="unknown-env"),
+        pytest.param(
+            CONFIG,
+            {**MANIFEST, "app": "other"},
+            "dev",
+            ["is for app 'other', but ci-plugins.yaml says app 'digits'"],
+            id="manifest-of-another-app",
+        ),
+        pytest.param(
+            CONFIG.replace("chart:\n", "chart:\n  path: nope\n"),
+            MANIFEST,
+            "dev",
+            ["chart path nope does not exist"],
+            id="missing-chart-path",
+        ),
+    ],
+)
+def test_bad_input_is_exit_2_and_renders_nothing(
+    project: Path,
+    cli: CliRunner,
+    config: str,
+    manifest: dict[str, Any],
+    env: str,
+    needles: list[str],
+) -> None:
     write_text(project / "ci-plugins.yaml", config)
-    result = render(cli, "--env", "staging", "--output-dir", "out")
+    write_json(project / "model-manifest.json", manifest)
+    result = render(cli, "--env", env, "--output-dir", "out")
     assert result.exit_code == 2
-    assert "replicaCount: got string, want integer" in result.stderr
-    assert "values.schema.json" in result.stderr
-    assert not (project / "out").exists()
-
-
-def test_unknown_environment_is_exit_2(project: Path, cli: CliRunner) -> None:
-    result = render(cli, "--env", "qa", "--output-dir", "out")
-    assert result.exit_code == 2
-    assert "unknown environment 'qa'" in result.stderr
+    for needle in needles:
+        assert needle in result.stderr
     assert result.json["ok"] is False
+    assert not (project / "out").exists()
 
 
 @pytest.mark.parametrize(
@@ -246,20 +274,6 @@ def test_bad_model_manifest_is_exit_2(
     result = render(cli, "--env", "dev", "--output-dir", "out")
     assert result.exit_code == 2
     assert message in result.stderr
-
-
-def test_manifest_of_another_app_is_exit_2(project: Path, cli: CliRunner) -> None:
-    write_json(project / "model-manifest.json", {**MANIFEST, "app": "other"})
-    result = render(cli, "--env", "dev", "--output-dir", "out")
-    assert result.exit_code == 2
-    assert "is for app 'other', but ci-plugins.yaml says app 'digits'" in result.stderr
-
-
-def test_missing_chart_path_is_exit_2(project: Path, cli: CliRunner) -> None:
-    write_text(project / "ci-plugins.yaml", CONFIG.replace("chart:\n", "chart:\n  path: nope\n"))
-    result = render(cli, "--env", "dev", "--output-dir", "out")
-    assert result.exit_code == 2
-    assert "chart path nope does not exist" in result.stderr
 
 
 def test_helm_missing_is_exit_3_saying_how_to_install(project: Path, cli: CliRunner) -> None:

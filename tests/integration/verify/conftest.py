@@ -1,3 +1,0 @@
-from tests.support.verify import verify_env
-
-__all__ = ["verify_env"]
