@@ -464,7 +464,7 @@ class RuleThresholds(Section):
 
 
 class VerifyConfig(RuleThresholds):
-    """How `ci-plugins verify` decides rollout health (READINESS.md budgets and rules)."""
+    """How `ci-plugins verify` decides rollout health (docs/readiness.md budgets and rules)."""
 
     controller: ControllerConfig | None = Field(
         default=None, description="the Argo CD Application or Flux Kustomization (phase A)"

@@ -4,7 +4,8 @@ Or fail fast with the reason. Objects to check are the rendered manifests commit
 environment repo for the environment (and app). Phases (docs/readiness.md): A the GitOps
 controller applied our commit; B the live pod templates carry the committed images and
 annotations; C per-kind readiness; D the fail-fast pod classifier; then TensorFlow
-Serving's model status through the service proxy. Exit 0 healthy, 1 failed or timed out, 2 bad input, 3 cluster API unreachable.
+Serving's model status through the service proxy. Exit 0 healthy, 1 failed or timed out, 2
+bad input, 3 cluster API unreachable.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CliResult, CliRunner, clean_env
+from tests.support.cli import CliResult, CliRunner, clean_env
 from tests.support.envrepo import git, make_bare_repo, remote_head, seed_files
 from tests.support.promote import write_config, write_release_inputs
 

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CliRunner, clean_env
 from tests.integration.monitor.conftest import (
     ANCHOR,
     JENKINS_JOB,
@@ -23,6 +22,7 @@ from tests.integration.monitor.conftest import (
     TOKEN,
     TRIGGER_TOKEN,
 )
+from tests.support.cli import CliRunner, clean_env
 from tests.support.envrepo import git, install_hook, remote_head, seed_files
 from tests.support.forge_server import ForgeServer
 from tests.support.prometheus import BackfilledPrometheus

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import CliRunner, write_json
 from tests.integration.monitor.conftest import MODEL_PROJECT
 from tests.integration.monitor.test_monitor_cli import config, monitor, seed_release
+from tests.support.cli import CliRunner, write_json
 from tests.support.forge_server import ForgeServer
 from tests.support.prometheus import BackfilledPrometheus
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CliResult, clean_env
+from tests.support.cli import CliResult, clean_env
 from tests.support.training import TINY_MODEL, run_cli, write_project
 
 SPACE = {

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import CliRunner
 from tests.integration.train.test_train_bad_input import assert_no_model
+from tests.support.cli import CliRunner
 from tests.support.training import write_project
 
 SPACE = {"learning_rate": {"type": "float", "min": 0.005, "max": 0.05, "sampling": "log"}}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliRunner, write_text
+from tests.support.cli import CliRunner, write_text
 from tests.unit.steps.test_render import CONFIG, project, render
 
 __all__ = ["project"]
