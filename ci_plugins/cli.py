@@ -135,6 +135,11 @@ def _render(p: _Parser) -> None:
         help="summarise what changes against what the environment repo records for --env",
     )
     p.flag("--env-repo", metavar="URL", help="for --diff-against-env (default: env_repo.url)")
+    p.flag(
+        "--preview",
+        action="store_true",
+        help="render an unpackaged model for review (merge requests); promote refuses it",
+    )
 
 
 def _promote(p: _Parser) -> None:

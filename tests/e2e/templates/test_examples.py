@@ -135,7 +135,11 @@ def release_files(env: str, version: str, **extra: Any) -> dict[str, str]:
         "kind": "Release",
         "app": "digits",
         "environment": env,
-        "model": {"version": version, "digest": "sha256:" + "a" * 64},
+        "model": {
+            "version": version,
+            "digest": "sha256:" + "a" * 64,
+            "artifact": "oci://registry.example.com/ml/digits@sha256:" + "b" * 64,
+        },
         "metrics": {"accuracy": 0.97},
         **extra,
     }

@@ -25,7 +25,11 @@ def release(env: str = "dev", version: str = "20", **extra: Any) -> dict[str, An
         "kind": "Release",
         "app": "digits",
         "environment": env,
-        "model": {"version": version, "digest": "sha256:" + "a" * 64},
+        "model": {
+            "version": version,
+            "digest": "sha256:" + "a" * 64,
+            "artifact": "oci://registry.example.com/ml/digits@sha256:" + "b" * 64,
+        },
         "metrics": {"accuracy": 0.97},
     }
     record.update(extra)
