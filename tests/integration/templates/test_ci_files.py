@@ -167,6 +167,8 @@ def test_each_step_template_alone_merges_and_matches_the_schema(tmp_path: Path) 
             inputs["needs"] = ["solo-train"]
         if path.stem == "comment":
             inputs["needs"] = ["solo-gate"]
+        if path.stem == "package":
+            inputs["needs"] = ["solo-train", "solo-gate"]
         includes.append({"local": f"pipelines/gitlab/templates/{path.name}", "inputs": inputs})
     ci = yaml.safe_dump({"stages": ["build", "test", "deploy"], "include": includes})
     project = make_project(tmp_path / "p", ["pipelines/gitlab"], {".gitlab-ci.yml": ci})
@@ -177,6 +179,7 @@ def test_each_step_template_alone_merges_and_matches_the_schema(tmp_path: Path) 
         "solo-render-dev",
         "solo-promote-dev",
         "solo-comment",
+        "solo-package",
     } <= set(jobs)
     merged_file = tmp_path / "merged.yml"
     merged_file.write_text(yaml.safe_dump(jobs), encoding="utf-8")
@@ -236,6 +239,42 @@ def test_merge_request_pipeline_has_no_deploy_jobs(tmp_path: Path) -> None:
     names = {job["name"] for job in listed if job.get("when") != "never"}
     assert {"train", "gate", "render-dev", "comment"} <= names
     assert not any(n.startswith(("promote-", "verify-", "rollback-")) for n in names)
+    # A merge request's model is not gated yet: never packaged (#17).
+    assert "package" not in names
+
+
+def test_default_branch_packages_after_the_gate_and_deploys_the_packaged_model(
+    merged: dict[str, Any],
+) -> None:
+    package = merged["package"]
+    assert [need["job"] for need in package["needs"]] == ["train", "gate"]
+    assert package["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+    assert package["artifacts"]["paths"] == ["examples/digits/packaged/"]
+    assert package["variables"]["CI_PLUGINS_MANIFEST"] == "packaged/model-manifest.json"
+    render = merged["render-dev"]
+    assert {"job": "package", "artifacts": True, "optional": True} in render["needs"]
+    assert render["variables"]["CI_PLUGINS_MANIFEST"] == "packaged/model-manifest.json"
+    mr_rule, main_rule = render["rules"]
+    assert mr_rule["variables"] == {
+        "CI_PLUGINS_PREVIEW": "true",
+        "CI_PLUGINS_MANIFEST": "train-output/model-manifest.json",
+    }
+    assert "variables" not in main_rule
+    promote = merged["promote-dev"]
+    assert "package" in [need["job"] for need in promote["needs"]]
+    assert promote["variables"]["CI_PLUGINS_TRAIN_OUTPUT"] == "packaged"
+
+
+def test_the_gate_compares_with_the_first_environment_by_default(merged: dict[str, Any]) -> None:
+    assert merged["gate"]["variables"]["CI_PLUGINS_ENV"] == "dev"
+
+
+def test_gpu_training_installs_tensorflow_with_cuda_by_default() -> None:
+    for name in ("pipeline", "train"):
+        path = REPO / "pipelines" / "gitlab" / "templates" / f"{name}.yml"
+        inputs = next(yaml.safe_load_all(path.read_text(encoding="utf-8")))["spec"]["inputs"]
+        key = "train-install" if name == "pipeline" else "install"
+        assert '"ci-plugins[gpu]==' in inputs[key]["default"], name
 
 
 # -- Jenkins -----------------------------------------------------------------------------
