@@ -312,3 +312,27 @@ def test_jenkins_library_ships_help_for_every_step_and_no_grab() -> None:
         assert step.with_suffix(".txt").is_file(), step.name
         assert "@Grab" not in step.read_text(encoding="utf-8")
     assert not (REPO / "pipelines/jenkins/src/test").exists()
+
+
+def test_github_example_covers_three_environments_like_the_gitlab_and_jenkins_ones() -> None:
+    example = yaml.safe_load((REPO / "examples/github/ml.yml").read_text(encoding="utf-8"))
+    jobs = example["jobs"]
+    pipeline = "ci-plugins/ci-plugins/.github/workflows/ci-plugins-pipeline.yml@v0.1.0"
+    promote = "ci-plugins/ci-plugins/.github/workflows/ci-plugins-promote.yml@v0.1.0"
+    assert jobs["ml"]["uses"] == pipeline
+    assert jobs["ml"]["with"]["env"] == "dev"
+    assert jobs["ml"]["with"]["deploy"] == "${{ github.event_name == 'push' }}"
+    dispatch = example[True]["workflow_dispatch"]["inputs"]["to-env"]  # YAML 1.1: on -> True
+    assert dispatch["options"] == ["staging", "prod"]
+    assert (jobs["staging"]["uses"], jobs["staging"]["with"]) == (
+        promote,
+        {"from-env": "dev", "to-env": "staging"},
+    )
+    assert (jobs["prod"]["uses"], jobs["prod"]["with"]) == (
+        promote,
+        {"from-env": "staging", "to-env": "prod"},
+    )
+    # prod is promoted through a pull request in the environment repo: it needs the forge token.
+    assert "forge-token" in jobs["prod"]["secrets"]
+    gitlab = (REPO / "examples/gitlab/.gitlab-ci.yml").read_text(encoding="utf-8")
+    assert "third-env: prod" in gitlab
