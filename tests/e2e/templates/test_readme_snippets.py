@@ -26,6 +26,7 @@ from tests.support.forge_server import ForgeServer
 from tests.support.pipelines import (
     INSTALL_UNDER_TEST,
     MR_VARIABLES,
+    Act,
     emulated_cluster,
     gitlab_ci_local,
     make_project,
@@ -36,6 +37,7 @@ from tests.support.wine import place_project_include, wine_files
 pytestmark = pytest.mark.slow
 EXAMPLES = REPO / "examples"
 TOKEN = "glpat-abcdefghijklmnop0123"
+GITHUB_TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
 ARTIFACT = re.compile(r"^oci://127\.0\.0\.1:\d+/ml/wine@sha256:[0-9a-f]{64}$")
 
 
@@ -138,3 +140,70 @@ def test_gitlab_snippet_runs_the_loop_on_a_fresh_wine_project(
     assert "wine in dev: changes to the rendered manifests" in note
     assert TOKEN not in mr.output
     assert remote_log(env_repo)[0].startswith(head)  # the merge request changed nothing
+
+
+def act_jobs(output: str, caller: str = "ml") -> set[str]:
+    """Jobs of a called reusable workflow that act reports as succeeded."""
+    return set(re.findall(rf"\[{caller}/[^/\]]+/(\w+)\s*\] 🏁  Job succeeded", output))
+
+
+def test_github_snippet_runs_the_loop_on_a_fresh_wine_project(
+    tmp_path: Path, registry: Registry
+) -> None:
+    snippet = (EXAMPLES / "github/ml.yml").read_text(encoding="utf-8")
+    install = f"      install: {INSTALL_UNDER_TEST}\n"
+    for anchor in ("      env: dev\n", "      to-env: staging\n"):
+        assert anchor in snippet
+        snippet = snippet.replace(anchor, anchor + install)
+    snippet = snippet.replace("      env: dev\n", "      env: dev\n      require-gpu: false\n")
+    env_repo = make_bare_repo(tmp_path / "environments.git")
+    files = wine_files(registry=registry.repository("ml/wine"), env_repo=env_repo.as_uri())
+    project = make_project(tmp_path / "wine", [], {**files, ".github/workflows/ml.yml": snippet})
+    act = Act.create(tmp_path / "act", project)
+    namespaces = {"dev": "ml-dev", "staging": "ml-staging"}
+    with emulated_cluster(tmp_path, env_repo, app="wine", namespaces=namespaces) as (
+        kubeconfig,
+        argo,
+    ):
+        cluster = {"KUBECONFIG": str(kubeconfig)}
+        push = act("push", payload={"ref": "refs/heads/main"}, env=cluster)
+        synced_dev = list(argo.synced["dev"])
+        dispatch = act(
+            "workflow_dispatch",
+            payload={"ref": "refs/heads/main", "inputs": {"to-env": "staging"}},
+            env=cluster,
+        )
+        synced_staging = list(argo.synced["staging"])
+    assert push.exit_code == 0, str(push)
+    assert act_jobs(push.output) == {"train", "gate", "package", "render", "promote", "verify"}
+    release = assert_promoted_by_digest(env_repo, "dev")
+    assert "healthy: dev/wine" in push.output
+    assert dispatch.exit_code == 0, str(dispatch)
+    assert act_jobs(dispatch.output, "staging") == {"promote", "verify"}
+    staging = assert_promoted_by_digest(env_repo, "staging")
+    assert staging["model"] == release["model"]  # the same model, by digest
+    head = remote_log(env_repo)[0].split()[0]
+    assert synced_dev
+    assert synced_staging[-1] == head
+    assert "healthy: staging/wine" in dispatch.output
+
+    with ForgeServer(token=GITHUB_TOKEN) as forge:
+        forge.add_github_repo("acme/wine")
+        number = forge.open_github_pull("acme/wine", head="better-model")
+        pull = {"number": number, "head": {"ref": "better-model"}, "base": {"ref": "main"}}
+        pull_request = act(
+            "pull_request",
+            "-s",
+            f"GITHUB_TOKEN={GITHUB_TOKEN}",
+            payload={"pull_request": pull},
+            env={"GITHUB_API_URL": forge.url, "GITHUB_REPOSITORY": "acme/wine"},
+        )
+        comments = [c["body"] for c in forge.github_comments("acme/wine", number)]
+    assert pull_request.exit_code == 0, str(pull_request)
+    assert act_jobs(pull_request.output) == {"train", "gate", "render", "comment"}
+    assert "ci-plugins package" not in pull_request.output
+    (comment,) = comments
+    assert f"Baseline: release {release['model']['version']} recorded in dev" in comment
+    assert "wine in dev: changes to the rendered manifests" in comment
+    assert GITHUB_TOKEN not in pull_request.output
+    assert remote_log(env_repo)[0].startswith(head)
