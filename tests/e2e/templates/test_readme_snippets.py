@@ -27,8 +27,10 @@ from tests.support.pipelines import (
     INSTALL_UNDER_TEST,
     MR_VARIABLES,
     Act,
+    calls,
     emulated_cluster,
     gitlab_ci_local,
+    jenkins,
     make_project,
 )
 from tests.support.registry import Registry, start_registry
@@ -206,4 +208,84 @@ def test_github_snippet_runs_the_loop_on_a_fresh_wine_project(
     assert f"Baseline: release {release['model']['version']} recorded in dev" in comment
     assert "wine in dev: changes to the rendered manifests" in comment
     assert GITHUB_TOKEN not in pull_request.output
+    assert remote_log(env_repo)[0].startswith(head)
+
+
+def test_jenkins_snippet_runs_the_loop_on_a_fresh_wine_project(
+    tmp_path: Path, registry: Registry
+) -> None:
+    snippet = (EXAMPLES / "jenkins/Jenkinsfile").read_text(encoding="utf-8")
+    anchor = "    gpuLabel: 'gpu',\n"
+    assert anchor in snippet
+    offline = f"    requireGpu: false,\n    install: '{INSTALL_UNDER_TEST}',\n"
+    env_repo = make_bare_repo(tmp_path / "environments.git")
+    files = wine_files(registry=registry.repository("ml/wine"), env_repo=env_repo.as_uri())
+    jenkinsfile = snippet.replace(anchor, anchor + offline)
+    project = make_project(tmp_path / "wine", [], {**files, "Jenkinsfile": jenkinsfile})
+    namespaces = {"dev": "ml-dev", "staging": "ml-staging"}
+    with emulated_cluster(tmp_path, env_repo, app="wine", namespaces=namespaces) as (
+        kubeconfig,
+        argo,
+    ):
+        kube = {"file": kubeconfig.read_text(encoding="utf-8")}
+        credentials = {
+            "env-repo-token": {"username": "bot", "password": "not-needed-for-file-urls"},
+            "registry": {"username": "bot", "password": "not-needed-for-this-registry"},
+            **{f"kubeconfig-{env}": kube for env in ("dev", "staging", "prod")},
+        }
+        main = jenkins(
+            tmp_path / "main",
+            project / "Jenkinsfile",
+            workspace=project,
+            execute=True,
+            env={"BRANCH_NAME": "main"},
+            credentials=credentials,
+            input_answer="abort",  # prod's approver declines: nothing goes to prod
+        )
+        synced = {env: list(commits) for env, commits in argo.synced.items()}
+    steps = [
+        (c["args"]["script"], c["context"]["stage"], c["status"])
+        for c in calls(main, "sh")
+        if c["args"].get("label", "").startswith("ci-plugins ")
+    ]
+    assert steps == [
+        ("ci-plugins train", "Train", 0),
+        ("ci-plugins gate", "Gate", 0),
+        ("ci-plugins package", "Package", 0),
+        ("ci-plugins render", "Deploy dev", 0),
+        ("ci-plugins promote", "Deploy dev", 0),
+        ("ci-plugins verify", "Deploy dev", 0),
+        ("ci-plugins promote", "Promote dev to staging", 0),
+        ("ci-plugins verify", "Promote dev to staging", 0),
+    ], main["log"][-5000:]
+    assert main["error"] == "Aborted by ml-leads"
+    release = assert_promoted_by_digest(env_repo, "dev")
+    assert assert_promoted_by_digest(env_repo, "staging")["model"] == release["model"]
+    head = remote_log(env_repo)[0].split()[0]
+    assert synced["staging"][-1] == head
+    assert not any(s.endswith(" to prod") for s in remote_log(env_repo, fmt="%s"))
+
+    change = jenkins(
+        tmp_path / "change",
+        project / "Jenkinsfile",
+        workspace=project,
+        execute=True,
+        env={"BRANCH_NAME": "PR-3", "CHANGE_ID": "3"},
+        credentials=credentials,
+    )
+    assert change["result"] == "SUCCESS", change["log"][-5000:]
+    scripts = [
+        (c["args"]["script"], c["context"]["stage"])
+        for c in calls(change, "sh")
+        if c["args"].get("label", "").startswith("ci-plugins ")
+    ]
+    assert scripts == [
+        ("ci-plugins train", "Train"),
+        ("ci-plugins gate", "Gate"),
+        ("ci-plugins render", "Render dev"),
+    ]
+    report = (project / "gate-report" / "gate-report.md").read_text(encoding="utf-8")
+    assert f"Baseline: release {release['model']['version']} recorded in dev" in report
+    diff = (project / "rendered" / "dev" / "render-diff.md").read_text(encoding="utf-8")
+    assert "wine in dev: changes to the rendered manifests" in diff
     assert remote_log(env_repo)[0].startswith(head)
