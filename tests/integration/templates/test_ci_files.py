@@ -275,6 +275,11 @@ def test_gpu_training_installs_tensorflow_with_cuda_by_default() -> None:
         inputs = next(yaml.safe_load_all(path.read_text(encoding="utf-8")))["spec"]["inputs"]
         key = "train-install" if name == "pipeline" else "install"
         assert '"ci-plugins[gpu]==' in inputs[key]["default"], name
+    action = yaml.safe_load((REPO / "pipelines/github/train/action.yml").read_text())
+    (step,) = action["runs"]["steps"]
+    assert step["env"]["CI_PLUGINS_EXTRAS"] == (
+        "${{ inputs.require-gpu == 'true' && '[gpu]' || '[train]' }}"
+    )
 
 
 # -- Jenkins -----------------------------------------------------------------------------
