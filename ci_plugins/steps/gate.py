@@ -78,7 +78,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         outputs["gate_report"] = str(options.report_dir / "gate-report.md")
     message = _message(checks, failed, advisory=options.advisory)
     if missing is not None and policy.baseline:
-        message += f" (baseline rules {missing.note})"
+        message += f" (baseline: {missing.note})"
     if failed and not options.advisory:
         return StepResult.failed(message, data=data, outputs=outputs, summary=summary)
     return StepResult.passed(message, data=data, outputs=outputs, summary=summary)
