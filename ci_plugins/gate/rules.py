@@ -43,10 +43,19 @@ class Check:
         }
 
 
+NO_BASELINE_NOTE = "no baseline recorded yet (first release)"
+
+
 def evaluate(
-    policy: GatePolicy, metrics: dict[str, Any], *, baseline: dict[str, Any] | None
+    policy: GatePolicy,
+    metrics: dict[str, Any],
+    *,
+    baseline: dict[str, Any] | None,
+    no_baseline_note: str = NO_BASELINE_NOTE,
 ) -> list[Check]:
-    """Every check of the policy, in policy order: absolute bounds, then baseline rules."""
+    """Every check of the policy, in policy order: absolute bounds, then baseline rules.
+
+    Without a baseline, baseline rules pass with no_baseline_note (why there is none)."""
     checks: list[Check] = []
     for name, bounds in policy.metrics.items():
         value, problem = _number(metrics, name)
@@ -63,7 +72,9 @@ def evaluate(
         value, problem = _number(metrics, name)
         for rule, allowed in (("max_drop", rules.max_drop), ("max_increase", rules.max_increase)):
             if allowed is not None:
-                checks.append(_baseline_check(name, rule, allowed, value, problem, baseline))
+                checks.append(
+                    _baseline_check(name, rule, allowed, value, problem, baseline, no_baseline_note)
+                )
     return checks
 
 
@@ -74,12 +85,13 @@ def _baseline_check(
     value: float | None,
     problem: str | None,
     baseline: dict[str, Any] | None,
+    no_baseline_note: str,
 ) -> Check:
     if problem:
         return Check(name, rule, None, None, False, note=problem)
     assert value is not None
     if baseline is None:
-        return Check(name, rule, value, None, True, note="no baseline recorded yet (first release)")
+        return Check(name, rule, value, None, True, note=no_baseline_note)
     base, base_problem = _number(baseline, name)
     if base_problem or base is None:
         return Check(name, rule, value, None, True, note=f"baseline: {base_problem}; not compared")

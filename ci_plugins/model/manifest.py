@@ -55,6 +55,24 @@ def read_manifest(path: Path, *, app: str | None = None) -> ModelManifest:
     return manifest
 
 
+PACKAGE_HINT = (
+    "run `ci-plugins package --model-dir DIR --manifest FILE` first (the pipeline templates "
+    "package on the default branch, after the gate); `render --preview` renders an "
+    "unpackaged model for review only"
+)
+
+
+def require_servable(manifest: ModelManifest, *, source: object) -> None:
+    """InputError (exit 2) when the manifest names neither an artifact nor a serving image:
+    the rendered server would run TensorFlow Serving with no model in it."""
+    if not (manifest.artifact or manifest.image):
+        raise InputError(
+            f"{source} names neither a model artifact nor a serving image (the model was "
+            "never packaged): its manifests would run TensorFlow Serving with no model",
+            hint=PACKAGE_HINT,
+        )
+
+
 def write_manifest(path: Path, manifest: ModelManifest) -> None:
     """Write the manifest as sorted, indented JSON (stable bytes for identical content)."""
     data = manifest.model_dump(mode="json", exclude_none=True)

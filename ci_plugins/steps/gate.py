@@ -20,6 +20,17 @@ from ci_plugins.step import Flags, StepContext, StepResult
 
 
 @dataclass(frozen=True)
+class NoBaseline:
+    """Why there is nothing to compare with: none requested, or none recorded yet."""
+
+    note: str  # each baseline check's note
+    requested: bool
+
+
+NOT_REQUESTED = NoBaseline("not compared: no baseline requested", requested=False)
+
+
+@dataclass(frozen=True)
 class Options:
     metrics: Path
     policy: Path | None = None
@@ -34,8 +45,17 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     """Pass when metrics meet the policy and do not regress from the baseline."""
     policy = _policy(ctx, options)
     metrics = read_metrics(options.metrics)
-    baseline = _baseline(ctx, options)
-    checks = evaluate(policy, metrics, baseline=baseline.metrics if baseline else None)
+    found = _baseline(ctx, options)
+    baseline = found if isinstance(found, Baseline) else None
+    missing = found if isinstance(found, NoBaseline) else None
+    checks = evaluate(
+        policy,
+        metrics,
+        baseline=baseline.metrics if baseline else None,
+        no_baseline_note=missing.note if missing else "",
+    )
+    if missing is not None and not missing.requested and policy.baseline:
+        ctx.out.warn(unrequested_warning(policy))
     failed = [check for check in checks if not check.passed]
     verdict = "failed" if failed else "passed"
     cause = ci_vars.trigger_cause(ctx.out.environ)
@@ -43,12 +63,18 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         "verdict": verdict,
         "advisory": options.advisory,
         "baseline": baseline.source if baseline else None,
+        "baseline_missing": missing.note if missing else None,
         "checks": [check.as_json() for check in checks],
         "metrics": metrics,
         "triggered_by": cause,
     }
     summary = render_markdown(
-        checks, verdict=verdict, baseline=baseline, advisory=options.advisory, cause=cause
+        checks,
+        verdict=verdict,
+        baseline=found,
+        advisory=options.advisory,
+        policy=policy,
+        cause=cause,
     )
     outputs = {"gate_verdict": verdict}
     if options.report_dir:
@@ -63,16 +89,18 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         )
         outputs["gate_report"] = str(options.report_dir / "gate-report.md")
     message = _message(checks, failed, advisory=options.advisory)
+    if missing is not None and policy.baseline:
+        message += f" (baseline: {missing.note})"
     if failed and not options.advisory:
         return StepResult.failed(message, data=data, outputs=outputs, summary=summary)
     return StepResult.passed(message, data=data, outputs=outputs, summary=summary)
 
 
-def _baseline(ctx: StepContext, options: Options) -> Baseline | None:
+def _baseline(ctx: StepContext, options: Options) -> Baseline | NoBaseline:
     # --env selects the environment repo's record; --env-repo alone (CI_PLUGINS_ENV_REPO
     # set for the whole pipeline) does not.
     if not options.env:
-        return read_baseline(options.baseline) if options.baseline else None
+        return read_baseline(options.baseline) if options.baseline else NOT_REQUESTED
     if options.baseline:
         raise InputError(
             "--baseline and --env both name a baseline; pass only one",
@@ -81,7 +109,7 @@ def _baseline(ctx: StepContext, options: Options) -> Baseline | None:
     return _env_baseline(ctx, options, options.env)
 
 
-def _env_baseline(ctx: StepContext, options: Options, env: str) -> Baseline | None:
+def _env_baseline(ctx: StepContext, options: Options, env: str) -> Baseline | NoBaseline:
     """The metrics of the release the environment repo records for the config's app."""
     from ci_plugins.envrepo import checkout
     from ci_plugins.envrepo.target import env_repo_url
@@ -98,7 +126,9 @@ def _env_baseline(ctx: StepContext, options: Options, env: str) -> Baseline | No
         where = f"{repo.url} at {repo.head[:12]}"
     if record is None:
         ctx.out.info(f"{env} records no release of {config.app} yet ({where})")
-        return None
+        return NoBaseline(
+            f"{env} has no release of {config.app} yet (first release)", requested=True
+        )
     source = f"release {record.model.version} recorded in {env} ({where})"
     return Baseline(dict(record.metrics), source)
 
@@ -143,12 +173,33 @@ def _rule_text(check: Check) -> str:
     return f"max {word} vs baseline {_fmt(check.baseline)} ({limit} {_fmt(check.bound)})"
 
 
+def unrequested_warning(policy: GatePolicy) -> str:
+    """The loud line for baseline rules that nothing was compared with."""
+    rules = ", ".join(sorted(policy.baseline))
+    return (
+        f"no baseline requested: the policy has baseline rules ({rules}) but neither --env "
+        "nor --baseline was given, so the model was NOT compared with what runs; pass "
+        "--env ENV (the templates' baseline-env input) or --baseline FILE"
+    )
+
+
+def _baseline_line(baseline: Baseline | NoBaseline, policy: GatePolicy) -> str:
+    if isinstance(baseline, Baseline):
+        return f"Baseline: {baseline.source}."
+    if baseline.requested:
+        return f"Baseline: {baseline.note}; baseline rules pass."
+    if policy.baseline:
+        return f"> ⚠️ **Not compared with what runs**: {unrequested_warning(policy)}."
+    return "Baseline: none requested (the policy has no baseline rules)."
+
+
 def render_markdown(
     checks: list[Check],
     *,
     verdict: str,
-    baseline: Baseline | None,
+    baseline: Baseline | NoBaseline,
     advisory: bool,
+    policy: GatePolicy,
     cause: dict[str, str] | None = None,
 ) -> str:
     """The table a reviewer wants in the merge request: value, bound, baseline, delta, result."""
@@ -158,10 +209,7 @@ def render_markdown(
         why = cause["reason"] or "no reason given"
         record = f" (decision `{cause['record']}`)" if cause["record"] else ""
         lines += [f"Triggered by the {cause['by']}: {why}{record}.", ""]
-    if baseline is None:
-        lines.append("Baseline: none recorded yet (first release); baseline rules pass.")
-    else:
-        lines.append(f"Baseline: {baseline.source}.")
+    lines.append(_baseline_line(baseline, policy))
     lines.append("")
     rows = [
         [

@@ -12,6 +12,7 @@ request instead of a push. The same release again makes no commit.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from ci_plugins.envrepo.promotion import Plan, change_for
 from ci_plugins.envrepo.publish import Outcome, push_change
 from ci_plugins.envrepo.target import env_repo_url
 from ci_plugins.errors import InputError
-from ci_plugins.model.manifest import read_manifest
+from ci_plugins.model.manifest import ModelManifest, read_manifest, require_servable
 from ci_plugins.render import chart
 from ci_plugins.step import Flags, StepContext, StepResult
 
@@ -49,8 +50,10 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     if options.rendered is None or options.manifest is None:
         raise InputError("promote --env needs --rendered DIR and --manifest FILE")
     manifest = read_manifest(options.manifest, app=config.app)
+    require_servable(manifest, source=f"model manifest {options.manifest}")
     rendered = guards.read_rendered(options.rendered)
     guards.check_render_info(rendered.info, app=config.app, env=env, digest=manifest.model_digest)
+    _check_rendered_model(rendered.info, manifest, options.rendered)
     record = guards.build_record(
         manifest,
         env=env,
@@ -61,6 +64,19 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     plan = Plan(env, config.app, record, rendered.files, options.allow_downgrade)
     with checkout(url, branch=config.env_repo.branch, sparse=[app_path(env, config.app)]) as repo:
         return _deliver(ctx, config, repo, plan, url=url)
+
+
+def _check_rendered_model(
+    info: Mapping[str, object], manifest: ModelManifest, rendered: Path
+) -> None:
+    """The manifests must pull the packaged model, not be a render from before packaging
+    (`render --preview` of a merge request)."""
+    if "artifact" in info and info["artifact"] != manifest.artifact:
+        raise InputError(
+            f"{rendered} was rendered for model artifact {info['artifact'] or '(none)'}, "
+            f"but the manifest names {manifest.artifact or '(none)'}",
+            hint="render again with the packaged model manifest",
+        )
 
 
 def _required_env(config: Config, options: Options) -> str:
@@ -99,6 +115,16 @@ def _promote_between(ctx: StepContext, config: Config, url: str, options: Option
             raise InputError(
                 f"nothing to promote: {source} has no release of {app} in {repo.url}",
                 hint=f"promote to {source} first",
+            )
+        if not recorded.model.artifact:
+            # The record's `image` is the server the chart ran, not a model: only
+            # model.artifact (which package writes for both methods) says a model was packaged.
+            raise InputError(
+                f"{source}'s release of {app} ({recorded.model.version}) records no "
+                "model.artifact: it was promoted unpackaged, and its manifests would run "
+                "TensorFlow Serving with no model",
+                hint=f"package the model (`ci-plugins package`), then render and promote it "
+                f"to {source} again",
             )
         manifest = guards.manifest_of(recorded)
         with tempfile.TemporaryDirectory(prefix="ci-plugins-render-") as tmp:

@@ -1,10 +1,12 @@
 """Render the Helm chart for an environment with helm template.
 
 One file per object. Values, lowest first: the chart's defaults < chart.values <
-environments.<env>.values < what the model manifest says (artifact or image, model version,
-digest, source commit). Same inputs give the same bytes. --diff-against DIR summarises what
-changes against an earlier render (images, replicas, resources, RBAC) for the merge
-request; --diff-against-env does the same against what the environment repo records for the
+environments.<env>.values < what the model manifest says (artifact or image, model version, digest, source commit).
+Same inputs give the same bytes. The manifest must name the packaged model (an artifact or a
+serving image); --preview renders an unpackaged one for review (merge requests), which
+promote then refuses. --diff-against DIR summarises what changes against an
+earlier render (images, replicas, resources, RBAC) for the merge request;
+--diff-against-env does the same against what the environment repo records for the
 environment now (what a reviewer wants to see on a merge request).
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 
 from ci_plugins.config.names import check_env
 from ci_plugins.errors import ExternalError, InputError
-from ci_plugins.model.manifest import read_manifest
+from ci_plugins.model.manifest import read_manifest, require_servable
 from ci_plugins.render import chart
 from ci_plugins.render.diff import diff_rendered, objects_by_key, read_rendered
 from ci_plugins.step import Flags, StepContext, StepResult
@@ -32,6 +34,7 @@ class Options:
     diff_against: Path | None = None
     diff_against_env: bool = False
     env_repo: str | None = None
+    preview: bool = False
 
 
 def run(ctx: StepContext, options: Options) -> StepResult:
@@ -40,6 +43,8 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     config = ctx.config()
     config.environment(env)  # unknown environment: exit 2 before reading anything else
     manifest = read_manifest(options.manifest, app=config.app)
+    if not options.preview:
+        require_servable(manifest, source=f"model manifest {options.manifest}")
     if options.diff_against and options.diff_against_env:
         raise InputError("--diff-against and --diff-against-env exclude each other")
     old = read_rendered(options.diff_against) if options.diff_against else None
@@ -118,3 +123,8 @@ def arguments(p: Flags) -> None:
         help="summarise what changes against what the environment repo records for --env",
     )
     p.flag("--env-repo", metavar="URL", help="for --diff-against-env (default: env_repo.url)")
+    p.flag(
+        "--preview",
+        action="store_true",
+        help="render an unpackaged model for review (merge requests); promote refuses it",
+    )

@@ -65,6 +65,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         if broken:
             cases.append(TestCase(f"{change.env}/{change.app}", "base release readable", broken))
         cases += check_app(root, change, base=base, allow_downgrade=downgrade_ok)
+    unpackaged = [c for c in changes if not c.removed and _unpackaged(root, c)]
     failed = [case for case in cases if case.failure]
     envs = sorted({c.env for c in changes})
     apps = sorted(f"{c.env}/{c.app}" for c in changes)
@@ -85,6 +86,13 @@ def run(ctx: StepContext, options: Options) -> StepResult:
             },
         )
     outputs = {"environments": " ".join(envs), "apps": " ".join(apps)}
+    if unpackaged:
+        names = ", ".join(f"{c.env}/{c.app}/{RELEASE_FILE}" for c in unpackaged)
+        raise InputError(
+            f"{names}: no model.artifact recorded (the model was never packaged): the "
+            "manifests would run TensorFlow Serving with no model",
+            hint="promote a packaged model (`ci-plugins package` before render and promote)",
+        )
     if failed:
         reasons = "; ".join(f"{c.classname}: {c.failure}" for c in failed)
         message = f"validate failed: {len(failed)} of {len(cases)} checks: {reasons}"
@@ -140,6 +148,14 @@ def _pin_problem(path: Path) -> str | None:
     except InputError as exc:
         return str(exc).replace("\n", " ")
     return None
+
+
+def _unpackaged(root: Path, change: AppChange) -> bool:
+    """True when the release record parses but names no model artifact (a corrupt or missing
+    record is the "release record complete" check's business)."""
+    path = root / ENVIRONMENTS / change.env / change.app / RELEASE_FILE
+    record, _ = _read_record(path, change)
+    return record is not None and not record.model.artifact
 
 
 def _manifest_problem(directory: Path) -> str | None:

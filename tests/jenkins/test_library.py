@@ -49,6 +49,7 @@ def test_main_branch_trains_on_the_gpu_agent_and_deploys_each_environment(
     assert runs == [
         ("ci-plugins train", "Train"),
         ("ci-plugins gate", "Gate"),
+        ("ci-plugins package", "Package"),
         ("ci-plugins render", "Deploy dev"),
         ("ci-plugins promote", "Deploy dev"),
         ("ci-plugins promote", "Promote dev to staging"),
@@ -65,13 +66,13 @@ def test_inputs_reach_the_cli_as_environment_variables_not_shell_words(
     main_record: dict[str, Any],
 ) -> None:
     record = main_record
-    promote = step_runs(record)[3]
+    promote = step_runs(record)[4]
     assert promote["args"]["script"] == "ci-plugins promote"
     env = promote["context"]["env"]
     assert "CI_PLUGINS_ENV=dev" in env
     assert "CI_PLUGINS_RENDERED=rendered/dev" in env
     assert "CI_PLUGINS_MANIFEST=train-output/model-manifest.json" in env
-    staging = step_runs(record)[4]["context"]["env"]
+    staging = step_runs(record)[5]["context"]["env"]
     assert "CI_PLUGINS_FROM_ENV=dev" in staging
     assert "CI_PLUGINS_TO_ENV=staging" in staging
     assert not any(e.startswith("CI_PLUGINS_RENDERED=") for e in staging)
@@ -85,8 +86,8 @@ def test_deploys_run_under_a_lock_per_environment_after_a_milestone(
     assert [c["context"]["locks"] for c in promotes] == [["env-dev"], ["env-staging"], ["env-prod"]]
     assert [c["args"] for c in calls(record, "milestone")] == [1, 2, 3]
     # node() is taken inside lock(): no executor waits for the lock.
-    deploy_nodes = [c for c in calls(record, "node") if c["context"]["stage"] != "Train"]
-    assert [n["context"]["locks"] for n in deploy_nodes[1:]] == [
+    deploy_nodes = [c for c in calls(record, "node") if c["context"]["locks"]]
+    assert [n["context"]["locks"] for n in deploy_nodes] == [
         ["env-dev"],
         ["env-staging"],
         ["env-prod"],
@@ -119,11 +120,14 @@ def test_credentials_are_bound_by_id_around_promote(main_record: dict[str, Any])
     assert bound[0]["credentialsId"] == "env-repo-token"
 
 
-def test_missing_credentials_fail_the_promote_stage_naming_the_id(tmp_path: Path) -> None:
+def test_missing_credentials_fail_the_first_stage_that_needs_them_naming_the_id(
+    tmp_path: Path,
+) -> None:
     record = run_pipeline(tmp_path, credentials={})
     assert record["result"] == "FAILURE"
     assert record["error"] == "Could not find credentials entry with ID 'env-repo-token'"
-    assert [c["args"]["script"] for c in step_runs(record)][-1] == "ci-plugins render"
+    # The gate reads its baseline from the environment repo with that credential.
+    assert [c["args"]["script"] for c in step_runs(record)][-1] == "ci-plugins train"
 
 
 def test_gate_reports_are_published_even_when_the_gate_fails(tmp_path: Path) -> None:
@@ -159,15 +163,45 @@ def test_only_exit_code_3_is_retried(
     assert record["result"] == result
 
 
-def test_other_branches_train_and_gate_only(tmp_path: Path) -> None:
+def test_change_requests_train_gate_and_preview_the_render_but_never_package(
+    tmp_path: Path,
+) -> None:
     record = run_pipeline(tmp_path, env={"BRANCH_NAME": "PR-7", "CHANGE_ID": "7"})
     assert record["result"] == "SUCCESS"
-    assert [c["args"]["script"] for c in step_runs(record)] == [
-        "ci-plugins train",
-        "ci-plugins gate",
+    runs = step_runs(record)
+    assert [(c["args"]["script"], c["context"]["stage"]) for c in runs] == [
+        ("ci-plugins train", "Train"),
+        ("ci-plugins gate", "Gate"),
+        ("ci-plugins render", "Render dev"),
     ]
+    render = runs[2]["context"]["env"]
+    assert "CI_PLUGINS_PREVIEW=true" in render
+    assert "CI_PLUGINS_DIFF_AGAINST_ENV=true" in render
+    archived = [c["args"]["artifacts"] for c in calls(record, "archiveArtifacts")]
+    assert "examples/digits/rendered/dev/render-diff.md" in archived
     assert not calls(record, "lock")
     assert not calls(record, "input")
+
+
+def test_the_gate_compares_with_the_first_environment(main_record: dict[str, Any]) -> None:
+    gate = next(c for c in step_runs(main_record) if c["args"]["script"] == "ci-plugins gate")
+    assert "CI_PLUGINS_ENV=dev" in gate["context"]["env"]
+    assert "CI_PLUGINS_GIT_TOKEN" in gate["context"]["secrets"]
+
+
+def test_the_default_branch_packages_before_it_renders_and_deploys(
+    main_record: dict[str, Any],
+) -> None:
+    package = next(c for c in step_runs(main_record) if c["args"]["script"] == "ci-plugins package")
+    assert "CI_PLUGINS_MANIFEST=train-output/model-manifest.json" in package["context"]["env"]
+    stashes = [c["args"] for c in calls(main_record, "stash")]
+    assert {"name": "packaged", "includes": "examples/digits/train-output/model-manifest.json"} in (
+        stashes
+    )
+    deploy = [
+        c["args"] for c in calls(main_record, "unstash") if c["context"]["stage"] == "Deploy dev"
+    ]
+    assert deploy == ["train-output", "packaged"]  # the packaged manifest over train's copy
 
 
 def test_the_whole_pipeline_runs_under_a_timeout(main_record: dict[str, Any]) -> None:
@@ -182,6 +216,14 @@ def test_the_default_install_pins_the_library_version(tmp_path: Path) -> None:
     record = jenkins(tmp_path / "run", script)
     installs = [c["args"]["script"] for c in calls(record, "sh")][:1]
     assert installs == ["python3 -m pip install --quiet 'ci-plugins==0.1.0'"]
+
+
+def test_gpu_training_installs_tensorflow_with_cuda_by_default(tmp_path: Path) -> None:
+    script = tmp_path / "Jenkinsfile"
+    script.write_text("node('gpu') { ciPluginsTrain() }\n", encoding="utf-8")
+    record = jenkins(tmp_path / "run", script)
+    installs = [c["args"]["script"] for c in calls(record, "sh")][:1]
+    assert installs == ["python3 -m pip install --quiet 'ci-plugins[gpu]==0.1.0'"]
 
 
 def test_verify_follows_a_promote_commit_with_the_environments_kubeconfig(tmp_path: Path) -> None:

@@ -387,10 +387,18 @@ def emulated_cluster(
         running.stop()
 
 
-def with_env_repo(project: Path, url: str, config: str = "examples/digits/ci-plugins.yaml") -> None:
-    """Point the project's config at url (env_repo.url) and commit it."""
+def with_env_repo(
+    project: Path,
+    url: str,
+    config: str = "examples/digits/ci-plugins.yaml",
+    *,
+    registry: str | None = None,
+) -> None:
+    """Point the project's config at url (env_repo.url) and, when given, the registry the
+    package job pushes to (package.registry); commit it."""
     path = project / config
-    path.write_text(
-        path.read_text(encoding="utf-8") + f"\nenv_repo:\n  url: {url}\n", encoding="utf-8"
-    )
+    extra = f"\nenv_repo:\n  url: {url}\n"
+    if registry:
+        extra += f"package:\n  registry: {registry}\n"
+    path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
     git("commit", "--quiet", "-am", "env repo for the test", cwd=project)

@@ -3,6 +3,7 @@
 //   envRepoCredentialsId    username/password (token)  -> CI_PLUGINS_GIT_USERNAME / CI_PLUGINS_GIT_TOKEN
 //   forgeCredentialsId      secret text (API token)    -> CI_PLUGINS_GITLAB_TOKEN and CI_PLUGINS_GITHUB_TOKEN
 //   kubeconfigCredentialsId secret file                -> KUBECONFIG
+//   registryCredentialsId   username/password          -> CI_PLUGINS_REGISTRY_USERNAME / _PASSWORD
 def call(Map cfg, List<String> kinds, Closure body) {
     List bindings = []
     if (cfg.envRepoCredentialsId && 'envRepo' in kinds) {
@@ -15,6 +16,10 @@ def call(Map cfg, List<String> kinds, Closure body) {
     }
     if (cfg.kubeconfigCredentialsId && 'kubeconfig' in kinds) {
         bindings << file(credentialsId: cfg.kubeconfigCredentialsId, variable: 'KUBECONFIG')
+    }
+    if (cfg.registryCredentialsId && 'registry' in kinds) {
+        bindings << usernamePassword(credentialsId: cfg.registryCredentialsId,
+            usernameVariable: 'CI_PLUGINS_REGISTRY_USERNAME', passwordVariable: 'CI_PLUGINS_REGISTRY_PASSWORD')
     }
     if (bindings) {
         return withCredentials(bindings, body)

@@ -1,11 +1,16 @@
-// ciPluginsGate(projectDir: '.', metrics: 'train-output/metrics.json', reportDir: 'gate-report')
-// Gates the model on its metrics; writes gate-report/ (Markdown, JUnit, JSON, metrics.txt).
+// ciPluginsGate(projectDir: '.', metrics: 'train-output/metrics.json', baselineEnv: 'dev')
+// Gates the model on its metrics and against the release recorded in baselineEnv (read with
+// envRepoCredentialsId); writes gate-report/ (Markdown, JUnit, JSON, metrics.txt).
 Map call(Map cfg = [:]) {
-    return ciPluginsRun('gate', [
-        METRICS: cfg.metrics ?: "${cfg.outputDir ?: 'train-output'}/metrics.json",
-        POLICY: cfg.policy,
-        BASELINE: cfg.baseline,
-        REPORT_DIR: cfg.reportDir ?: 'gate-report',
-        ADVISORY: cfg.advisory ?: false,
-    ], cfg)
+    return ciPluginsCredentials(cfg, ['envRepo']) {
+        ciPluginsRun('gate', [
+            METRICS: cfg.metrics ?: "${cfg.outputDir ?: 'train-output'}/metrics.json",
+            POLICY: cfg.policy,
+            BASELINE: cfg.baseline,
+            ENV: cfg.baseline ? null : cfg.baselineEnv,
+            ENV_REPO: cfg.envRepo,
+            REPORT_DIR: cfg.reportDir ?: 'gate-report',
+            ADVISORY: cfg.advisory ?: false,
+        ], cfg)
+    }
 }

@@ -1,6 +1,10 @@
 // The complete pipeline (scripted), built from the other ciPlugins* steps:
-//   every build:    Train (GPU agent) -> Gate (JUnit, reports archived)
-//   default branch: Deploy <first env> (render, promote, verify) under lock('env-<name>'),
+//   every build:    Train (GPU agent) -> Gate vs the release recorded in baselineEnv (default:
+//                   the first environment; JUnit, reports archived)
+//   other builds:   Render <first env> (--preview of the unpackaged model, with the diff against
+//                   the environment repo archived next to the gate report)
+//   default branch: Package (OCI artifact @sha256) -> Deploy <first env> (render, promote, verify)
+//                   under lock('env-<name>'),
 //                   then for each next environment: input (outside any executor) where asked,
 //                   milestone, lock, promote from the previous environment, verify.
 // ciPluginsPipeline(
@@ -32,7 +36,7 @@ def call(Map cfg = [:]) {
                 checkout scm
                 unstash 'train-output'
                 try {
-                    ciPluginsGate(cfg)
+                    ciPluginsGate(cfg + [baselineEnv: cfg.baselineEnv == null ? environments[0] : cfg.baselineEnv])
                 } finally {
                     junit(testResults: "${projectDir}/gate-report/*.xml", allowEmptyResults: true)
                     archiveArtifacts(artifacts: "${projectDir}/gate-report/**",
@@ -41,7 +45,28 @@ def call(Map cfg = [:]) {
             }
         }
         if (!deploy) {
+            // A change request's model is not gated yet: rendered for review, never packaged.
+            stage("Render ${environments[0]}") {
+                node(cfg.agentLabel ?: '') {
+                    checkout scm
+                    unstash 'train-output'
+                    try {
+                        ciPluginsRender(cfg + [env: environments[0], preview: true, diffAgainstEnv: true])
+                    } finally {
+                        archiveArtifacts(artifacts: "${projectDir}/rendered/${environments[0]}/render-diff.md",
+                            allowEmptyArchive: true)
+                    }
+                }
+            }
             return
+        }
+        stage('Package') {
+            node(cfg.agentLabel ?: '') {
+                checkout scm
+                unstash 'train-output'
+                ciPluginsPackage(cfg)
+                stash(name: 'packaged', includes: "${projectDir}/train-output/model-manifest.json")
+            }
         }
         // A classic loop: closures passed to collection methods are not CPS-safe everywhere.
         for (int index = 0; index < environments.size(); index++) {
@@ -77,6 +102,7 @@ void deployTo(Map cfg, String source, String projectDir) {
             promoted = ciPluginsPromote(cfg + [fromEnv: source, toEnv: cfg.env])
         } else {
             unstash 'train-output'
+            unstash 'packaged' // the manifest with the artifact, over train's copy
             ciPluginsRender(cfg)
             promoted = ciPluginsPromote(cfg)
         }

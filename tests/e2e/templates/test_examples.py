@@ -101,6 +101,7 @@ def test_github_snippet_runs_the_reusable_workflow_and_trains_only_on_a_gpu(
 def test_jenkins_snippet_runs_the_pipeline_steps(tmp_path: Path) -> None:
     credentials = {
         "env-repo-token": {"username": "bot", "password": "t"},
+        "registry": {"username": "bot", "password": "r"},
         **{f"kubeconfig-{env}": {"file": "apiVersion: v1"} for env in ("dev", "staging", "prod")},
     }
     record = jenkins(
@@ -116,6 +117,7 @@ def test_jenkins_snippet_runs_the_pipeline_steps(tmp_path: Path) -> None:
     assert stages == [
         "Train",
         "Gate",
+        "Package",
         "Deploy dev",
         "Promote dev to staging",
         "Approve prod",
@@ -135,7 +137,11 @@ def release_files(env: str, version: str, **extra: Any) -> dict[str, str]:
         "kind": "Release",
         "app": "digits",
         "environment": env,
-        "model": {"version": version, "digest": "sha256:" + "a" * 64},
+        "model": {
+            "version": version,
+            "digest": "sha256:" + "a" * 64,
+            "artifact": "oci://registry.example.com/ml/digits@sha256:" + "b" * 64,
+        },
         "metrics": {"accuracy": 0.97},
         **extra,
     }

@@ -22,6 +22,7 @@ from tests.support.pipelines import (
     make_project,
     with_env_repo,
 )
+from tests.support.registry import start_registry
 
 pytestmark = pytest.mark.slow
 TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
@@ -51,7 +52,8 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Flows:
         root / "project", [".github/workflows", "pipelines/github", "examples/digits"]
     )
     env_repo = make_bare_repo(root / "environments.git")
-    with_env_repo(project, env_repo.as_uri())
+    registry = start_registry(root / "registry")
+    with_env_repo(project, env_repo.as_uri(), registry=registry.repository("ml/digits"))
     act = Act.create(root / "act", project)
     under_test = {"CI_PLUGINS_INSTALL_COMMAND": INSTALL_UNDER_TEST}
     with ForgeServer(token=TOKEN) as forge:
@@ -75,12 +77,15 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Flows:
         comments = [c["body"] for c in forge.github_comments("acme/digits", number)]
     pr_artifacts = sorted(p.name for p in (act.work / "artifacts").iterdir())
     namespaces = {"dev": "ml-dev", "staging": "ml-staging"}
-    with emulated_cluster(root, env_repo, namespaces=namespaces) as (kubeconfig, argo):
-        cluster = {**under_test, "KUBECONFIG": str(kubeconfig)}
-        push = act("push", "-W", WORKFLOW, payload=PUSH, env=cluster)
-        synced = list(argo.synced["dev"])
-        dispatch = act("workflow_dispatch", "-W", WORKFLOW, payload=PUSH, env=cluster)
-        synced_staging = list(argo.synced["staging"])
+    try:
+        with emulated_cluster(root, env_repo, namespaces=namespaces) as (kubeconfig, argo):
+            cluster = {**under_test, "KUBECONFIG": str(kubeconfig)}
+            push = act("push", "-W", WORKFLOW, payload=PUSH, env=cluster)
+            synced = list(argo.synced["dev"])
+            dispatch = act("workflow_dispatch", "-W", WORKFLOW, payload=PUSH, env=cluster)
+            synced_staging = list(argo.synced["staging"])
+    finally:
+        registry.stop()
     assert pr_artifacts == ["gate-report", "rendered-dev", "train-output"], str(pull_request)
     return Flows(act, env_repo, pull_request, push, synced, comments, dispatch, synced_staging)
 
@@ -107,11 +112,20 @@ def test_pull_request_gate_report_reaches_outputs_and_summary(flows: Flows) -> N
 
 def test_push_promotes_into_the_environment_repo_and_verifies_healthy(flows: Flows) -> None:
     assert flows.push.exit_code == 0, str(flows.push)
-    assert succeeded(flows.push.output) == {"train", "gate", "render", "promote", "verify"}
+    assert succeeded(flows.push.output) == {
+        "train",
+        "gate",
+        "package",
+        "render",
+        "promote",
+        "verify",
+    }
     dev = [line.split(" ", 1) for line in remote_log(flows.env_repo)]
     commit, subject = next(entry for entry in dev if entry[1].endswith(" to dev"))
     assert subject.startswith("promote digits ")
-    assert remote_yaml(flows.env_repo, "environments/dev/digits/release.yaml")["app"] == "digits"
+    release = remote_yaml(flows.env_repo, "environments/dev/digits/release.yaml")
+    assert release["app"] == "digits"
+    assert release["model"]["artifact"].startswith("oci://127.0.0.1:")  # packaged, by digest
     assert f"::set-output:: commit={commit}" in flows.push.output
     assert flows.synced[-1] == commit
     assert "healthy: dev/digits" in flows.push.output

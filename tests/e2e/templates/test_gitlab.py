@@ -24,6 +24,7 @@ from tests.support.pipelines import (
     make_project,
     with_env_repo,
 )
+from tests.support.registry import start_registry
 
 pytestmark = pytest.mark.slow
 TOKEN = "glpat-abcdefghijklmnop0123"
@@ -50,7 +51,8 @@ def pipelines(tmp_path_factory: pytest.TempPathFactory) -> Pipelines:
         root / "project", [".gitlab-ci.yml", "pipelines/gitlab", "examples/digits"]
     )
     env_repo = make_bare_repo(root / "environments.git")
-    with_env_repo(project, env_repo.as_uri())
+    registry = start_registry(root / "registry")
+    with_env_repo(project, env_repo.as_uri(), registry=registry.repository("ml/digits"))
     with ForgeServer(token=TOKEN) as forge:
         forge.add_gitlab_project("ml/digits")
         iid = forge.open_gitlab_mr("ml/digits", source_branch="better-model")
@@ -71,14 +73,19 @@ def pipelines(tmp_path_factory: pytest.TempPathFactory) -> Pipelines:
             unset=["CI_COMMIT_BRANCH"],
         )
         notes = [note["body"] for note in forge.gitlab_notes("ml/digits", iid)]
-    with emulated_cluster(root, env_repo) as (kubeconfig, argo):
-        main = gitlab_ci_local(
-            project,
-            "promote-dev",
-            "verify-dev",
-            variables={**UNDER_TEST, "KUBECONFIG": str(kubeconfig)},
-        )
-        synced = list(argo.synced["dev"])
+    try:
+        with emulated_cluster(root, env_repo) as (kubeconfig, argo):
+            main = gitlab_ci_local(
+                project,
+                "package",
+                "render-dev",
+                "promote-dev",
+                "verify-dev",
+                variables={**UNDER_TEST, "KUBECONFIG": str(kubeconfig)},
+            )
+            synced = list(argo.synced["dev"])
+    finally:
+        registry.stop()
     return Pipelines(project, env_repo, mr, main, synced, notes)
 
 
@@ -110,6 +117,7 @@ def test_merge_request_pipeline_renders_the_first_environment(pipelines: Pipelin
 
 def test_default_branch_promotes_the_model_into_the_environment_repo(pipelines: Pipelines) -> None:
     assert pipelines.main.exit_code == 0, str(pipelines.main)
+    assert " PASS  package" in pipelines.main.output
     assert " PASS  promote-dev" in pipelines.main.output
     head, subject = remote_log(pipelines.env_repo)[0].split(" ", 1)
     assert subject.startswith("promote digits ")
@@ -117,6 +125,7 @@ def test_default_branch_promotes_the_model_into_the_environment_repo(pipelines: 
     release = remote_yaml(pipelines.env_repo, "environments/dev/digits/release.yaml")
     manifest = pipelines.artifact("train", "examples/digits/train-output/model-manifest.json")
     assert str(release["model"]["version"]) in manifest.read_text(encoding="utf-8")
+    assert release["model"]["artifact"].startswith("oci://127.0.0.1:")  # packaged, by digest
     promote_env = pipelines.artifact(
         "promote-dev", ".gitlab-ci-reports/dotenv/examples/digits/ci-plugins.env"
     ).read_text(encoding="utf-8")

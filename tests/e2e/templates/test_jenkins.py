@@ -20,6 +20,7 @@ from tests.support.pipelines import (
     make_project,
     with_env_repo,
 )
+from tests.support.registry import start_registry
 
 pytestmark = pytest.mark.slow
 
@@ -46,24 +47,28 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
         root / "workspace", ["Jenkinsfile", "pipelines/jenkins", "examples/digits"]
     )
     env_repo = make_bare_repo(root / "environments.git")
-    with_env_repo(project, env_repo.as_uri())
-    namespaces = {"dev": "ml-dev", "staging": "ml-staging"}
-    with emulated_cluster(root, env_repo, namespaces=namespaces) as (kubeconfig, argo):
-        kube = {"file": kubeconfig.read_text(encoding="utf-8")}
-        record = jenkins(
-            root / "harness",
-            project / "Jenkinsfile",
-            workspace=project,
-            execute=True,
-            env={"BRANCH_NAME": "main", "CI_PLUGINS_INSTALL_COMMAND": INSTALL_UNDER_TEST},
-            credentials={
-                "env-repo-token": {"username": "bot", "password": "not-needed-for-file-urls"},
-                "kubeconfig-dev": kube,
-                "kubeconfig-staging": kube,
-            },
-            input_answer="abort",
-        )
-        synced = {env: list(commits) for env, commits in argo.synced.items()}
+    registry = start_registry(root / "registry")
+    with_env_repo(project, env_repo.as_uri(), registry=registry.repository("ml/digits"))
+    try:
+        namespaces = {"dev": "ml-dev", "staging": "ml-staging"}
+        with emulated_cluster(root, env_repo, namespaces=namespaces) as (kubeconfig, argo):
+            kube = {"file": kubeconfig.read_text(encoding="utf-8")}
+            record = jenkins(
+                root / "harness",
+                project / "Jenkinsfile",
+                workspace=project,
+                execute=True,
+                env={"BRANCH_NAME": "main", "CI_PLUGINS_INSTALL_COMMAND": INSTALL_UNDER_TEST},
+                credentials={
+                    "env-repo-token": {"username": "bot", "password": "not-needed-for-file-urls"},
+                    "kubeconfig-dev": kube,
+                    "kubeconfig-staging": kube,
+                },
+                input_answer="abort",
+            )
+            synced = {env: list(commits) for env, commits in argo.synced.items()}
+    finally:
+        registry.stop()
     return Build(project, env_repo, record, synced)
 
 
@@ -71,6 +76,7 @@ def test_every_step_ran_for_real_in_its_stage(build: Build) -> None:
     assert build.ci_plugins() == [
         ("ci-plugins train", "Train", 0),
         ("ci-plugins gate", "Gate", 0),
+        ("ci-plugins package", "Package", 0),
         ("ci-plugins render", "Deploy dev", 0),
         ("ci-plugins promote", "Deploy dev", 0),
         ("ci-plugins verify", "Deploy dev", 0),
@@ -98,6 +104,7 @@ def test_dev_and_staging_are_promoted_and_verified_healthy(build: Build) -> None
     dev = remote_yaml(build.env_repo, "environments/dev/digits/release.yaml")
     staging = remote_yaml(build.env_repo, "environments/staging/digits/release.yaml")
     assert staging["model"]["digest"] == dev["model"]["digest"]
+    assert dev["model"]["artifact"].startswith("oci://127.0.0.1:")  # packaged, by digest
     head = remote_log(build.env_repo)[0].split()[0]
     assert build.synced["staging"][-1] == head
 

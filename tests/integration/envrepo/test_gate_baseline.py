@@ -47,9 +47,18 @@ def test_gate_with_no_release_recorded_passes_baseline_rules(
     tmp_path: Path, cli: CliRunner, env_repo: Path
 ) -> None:
     write_config(tmp_path, str(env_repo), extra={"gate": GATE})
-    result = cli("gate", "--metrics", _metrics(tmp_path, 0.5), "--env", "prod", "--json")
+    reports = tmp_path / "reports"
+    result = cli(
+        "gate", "--metrics", _metrics(tmp_path, 0.5), "--env", "prod", "--report-dir", reports
+    )
     assert result.exit_code == 0, result.stderr
-    assert result.json["baseline"] is None
+    report = (reports / "gate-report.md").read_text(encoding="utf-8")
+    assert "Baseline: prod has no release of digits yet (first release)" in report
+    # A first release is not the missing-baseline warning of a pipeline that asked for none.
+    assert "no baseline requested" not in report + result.stderr
+    data = json.loads((reports / "gate-report.json").read_text(encoding="utf-8"))
+    assert data["baseline"] is None
+    assert data["baseline_missing"] == "prod has no release of digits yet (first release)"
 
 
 def test_gate_baseline_and_env_together_are_exit_2(

@@ -168,6 +168,8 @@ def test_each_step_template_alone_merges_and_matches_the_schema(tmp_path: Path) 
             inputs["needs"] = ["solo-train"]
         if path.stem == "comment":
             inputs["needs"] = ["solo-gate"]
+        if path.stem == "package":
+            inputs["needs"] = ["solo-train", "solo-gate"]
         includes.append({"local": f"pipelines/gitlab/templates/{path.name}", "inputs": inputs})
     ci = yaml.safe_dump({"stages": ["build", "test", "deploy"], "include": includes})
     project = make_project(tmp_path / "p", ["pipelines/gitlab"], {".gitlab-ci.yml": ci})
@@ -178,6 +180,7 @@ def test_each_step_template_alone_merges_and_matches_the_schema(tmp_path: Path) 
         "solo-render-dev",
         "solo-promote-dev",
         "solo-comment",
+        "solo-package",
     } <= set(jobs)
     merged_file = tmp_path / "merged.yml"
     merged_file.write_text(yaml.safe_dump(jobs), encoding="utf-8")
@@ -237,6 +240,47 @@ def test_merge_request_pipeline_has_no_deploy_jobs(tmp_path: Path) -> None:
     names = {job["name"] for job in listed if job.get("when") != "never"}
     assert {"train", "gate", "render-dev", "comment"} <= names
     assert not any(n.startswith(("promote-", "verify-", "rollback-")) for n in names)
+    # A merge request's model is not gated yet: never packaged (#17).
+    assert "package" not in names
+
+
+def test_default_branch_packages_after_the_gate_and_deploys_the_packaged_model(
+    merged: dict[str, Any],
+) -> None:
+    package = merged["package"]
+    assert [need["job"] for need in package["needs"]] == ["train", "gate"]
+    assert package["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+    assert package["artifacts"]["paths"] == ["examples/digits/packaged/"]
+    assert package["variables"]["CI_PLUGINS_MANIFEST"] == "packaged/model-manifest.json"
+    render = merged["render-dev"]
+    assert {"job": "package", "artifacts": True, "optional": True} in render["needs"]
+    assert render["variables"]["CI_PLUGINS_MANIFEST"] == "packaged/model-manifest.json"
+    mr_rule, main_rule = render["rules"]
+    assert mr_rule["variables"] == {
+        "CI_PLUGINS_PREVIEW": "true",
+        "CI_PLUGINS_MANIFEST": "train-output/model-manifest.json",
+    }
+    assert "variables" not in main_rule
+    promote = merged["promote-dev"]
+    assert "package" in [need["job"] for need in promote["needs"]]
+    assert promote["variables"]["CI_PLUGINS_TRAIN_OUTPUT"] == "packaged"
+
+
+def test_the_gate_compares_with_the_first_environment_by_default(merged: dict[str, Any]) -> None:
+    assert merged["gate"]["variables"]["CI_PLUGINS_ENV"] == "dev"
+
+
+def test_gpu_training_installs_tensorflow_with_cuda_by_default() -> None:
+    for name in ("pipeline", "train"):
+        path = REPO / "pipelines" / "gitlab" / "templates" / f"{name}.yml"
+        inputs = next(yaml.safe_load_all(path.read_text(encoding="utf-8")))["spec"]["inputs"]
+        key = "train-install" if name == "pipeline" else "install"
+        assert '"ci-plugins[gpu]==' in inputs[key]["default"], name
+    action = yaml.safe_load((REPO / "pipelines/github/train/action.yml").read_text())
+    (step,) = action["runs"]["steps"]
+    assert step["env"]["CI_PLUGINS_EXTRAS"] == (
+        "${{ inputs.require-gpu == 'true' && '[gpu]' || '[train]' }}"
+    )
 
 
 # -- Jenkins -----------------------------------------------------------------------------
@@ -276,3 +320,27 @@ def test_jenkins_library_ships_help_for_every_step_and_no_grab() -> None:
         assert step.with_suffix(".txt").is_file(), step.name
         assert "@Grab" not in step.read_text(encoding="utf-8")
     assert not (REPO / "pipelines/jenkins/src/test").exists()
+
+
+def test_github_example_covers_three_environments_like_the_gitlab_and_jenkins_ones() -> None:
+    example = yaml.safe_load((REPO / "examples/github/ml.yml").read_text(encoding="utf-8"))
+    jobs = example["jobs"]
+    pipeline = "ci-plugins/ci-plugins/.github/workflows/ci-plugins-pipeline.yml@v0.1.0"
+    promote = "ci-plugins/ci-plugins/.github/workflows/ci-plugins-promote.yml@v0.1.0"
+    assert jobs["ml"]["uses"] == pipeline
+    assert jobs["ml"]["with"]["env"] == "dev"
+    assert jobs["ml"]["with"]["deploy"] == "${{ github.event_name == 'push' }}"
+    dispatch = example[True]["workflow_dispatch"]["inputs"]["to-env"]  # YAML 1.1: on -> True
+    assert dispatch["options"] == ["staging", "prod"]
+    assert (jobs["staging"]["uses"], jobs["staging"]["with"]) == (
+        promote,
+        {"from-env": "dev", "to-env": "staging"},
+    )
+    assert (jobs["prod"]["uses"], jobs["prod"]["with"]) == (
+        promote,
+        {"from-env": "staging", "to-env": "prod"},
+    )
+    # prod is promoted through a pull request in the environment repo: it needs the forge token.
+    assert "forge-token" in jobs["prod"]["secrets"]
+    gitlab = (REPO / "examples/gitlab/.gitlab-ci.yml").read_text(encoding="utf-8")
+    assert "third-env: prod" in gitlab

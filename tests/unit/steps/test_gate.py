@@ -87,7 +87,7 @@ def test_a_metric_that_is_not_a_finite_number_fails_the_gate_and_is_named(
     assert {check["metric"] for check in failed} == {"accuracy"}
 
 
-def test_first_release_passes_baseline_rules_and_the_report_says_so(
+def test_baseline_rules_without_a_baseline_source_warn_loudly_that_nothing_was_compared(
     tmp_path: Path, cli: CliRunner, policy: Path
 ) -> None:
     metrics = metrics_file(tmp_path, {"accuracy": 0.95, "loss": 0.2})
@@ -95,13 +95,31 @@ def test_first_release_passes_baseline_rules_and_the_report_says_so(
         "gate", "--metrics", metrics, "--policy", policy, "--report-dir", "reports", "--json"
     )
     assert result.exit_code == 0
+    assert "warning: no baseline requested" in result.stderr
+    assert "NOT compared with what runs" in result.stderr
+    assert "--env ENV" in result.stderr
     report = (tmp_path / "reports" / "gate-report.md").read_text()
-    assert "none recorded yet (first release)" in report
+    assert "**Not compared with what runs**" in report
+    # Not the wording of an environment that has no release yet.
+    assert "first release" not in report
     baseline_checks = [
         c for c in result.json["checks"] if c["rule"] in ("max_drop", "max_increase")
     ]
     assert len(baseline_checks) == 2
-    assert all(c["passed"] and "first release" in c["note"] for c in baseline_checks)
+    assert all(c["passed"] and "no baseline requested" in c["note"] for c in baseline_checks)
+    assert result.json["baseline_missing"] == "not compared: no baseline requested"
+
+
+def test_a_policy_without_baseline_rules_needs_no_baseline_and_does_not_warn(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    policy = write_text(tmp_path / "policy.yaml", "metrics:\n  accuracy: {min: 0.9}\n")
+    metrics = metrics_file(tmp_path, {"accuracy": 0.95})
+    result = cli("gate", "--metrics", metrics, "--policy", policy, "--report-dir", "reports")
+    assert result.exit_code == 0
+    assert "warning" not in result.stderr
+    report = (tmp_path / "reports" / "gate-report.md").read_text()
+    assert "Baseline: none requested (the policy has no baseline rules)." in report
 
 
 @pytest.mark.parametrize(

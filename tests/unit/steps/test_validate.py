@@ -30,6 +30,7 @@ def release(env: str = "dev", version: str = "20", **extra: Any) -> dict[str, An
         "model": {
             "version": version,
             "digest": "sha256:" + hashlib.sha256(version.encode()).hexdigest(),
+            "artifact": "oci://registry.example.com/ml/digits@sha256:" + "b" * 64,
         },
         "metrics": {"accuracy": 0.97},
     }
