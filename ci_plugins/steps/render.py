@@ -1,7 +1,8 @@
 """Render the Helm chart for an environment with helm template.
 
 One file per object. Values, lowest first: the chart's defaults < chart.values <
-environments.<env>.values < what the model manifest says (artifact or image, model version, digest, source commit).
+environments.<env>.values < what the model manifest says (artifact or image, model version,
+digest, source commit).
 Same inputs give the same bytes. The manifest must name the packaged model (an artifact or a
 serving image); --preview renders an unpackaged one for review (merge requests), which
 promote then refuses. --diff-against DIR summarises what changes against an

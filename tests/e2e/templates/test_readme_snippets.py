@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.support.cli import REPO
 from tests.support.envrepo import make_bare_repo, remote_log, remote_yaml
 from tests.support.forge_server import ForgeServer
 from tests.support.pipelines import (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO, CliRunner
+from tests.support.cli import REPO, CliRunner
 from tests.support.envrepo import git, remote_head, seed_files
 from tests.support.promote import digest_of, write_config, write_release_inputs
 
