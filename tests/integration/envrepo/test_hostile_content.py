@@ -225,7 +225,11 @@ def test_validate_fails_an_alias_bomb_and_a_broken_pin(tmp_path: Path, cli: CliR
     record = {
         "app": "digits",
         "environment": "staging",
-        "model": {"version": "3", "digest": "sha256:" + "3" * 64},
+        "model": {
+            "version": "3",
+            "digest": "sha256:" + "3" * 64,
+            "artifact": "oci://registry.example.com/ml/digits@sha256:" + "4" * 64,
+        },
         "metrics": {"accuracy": 0.9},
     }
     app = root / APP_DIR
@@ -264,7 +268,11 @@ def test_validate_fails_a_non_utf8_record_and_a_broken_base_record(
     record = {
         "app": "digits",
         "environment": "staging",
-        "model": {"version": "3", "digest": "sha256:" + "3" * 64},
+        "model": {
+            "version": "3",
+            "digest": "sha256:" + "3" * 64,
+            "artifact": "oci://registry.example.com/ml/digits@sha256:" + "4" * 64,
+        },
         "metrics": {"accuracy": 0.9},
     }
     (app / "release.yaml").write_text(yaml.safe_dump(record))
