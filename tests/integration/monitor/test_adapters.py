@@ -22,6 +22,7 @@ from tests.integration.monitor.conftest import (
     TOKEN,
     TRIGGER_TOKEN,
 )
+from tests.support.clock import FakeClock
 from tests.support.envrepo import git, seed_files
 from tests.support.forge_server import ForgeServer
 from tests.support.prometheus import BackfilledPrometheus
@@ -31,17 +32,6 @@ from tests.support.prometheus import BackfilledPrometheus
 def server(prometheus: BackfilledPrometheus) -> BackfilledPrometheus:
     """The session's Prometheus (the name `prometheus` is the adapter module here)."""
     return prometheus
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return 0.0
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
 
 
 # -- Prometheus ---------------------------------------------------------------------------

@@ -5,19 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ci_plugins.adapters.retry import GaveUp, Policy, call
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.support.clock import FakeClock
 
 
 class Flaky(Exception):
@@ -50,7 +38,7 @@ def test_retries_until_success_sleeping_only_on_the_clock() -> None:
         failing_until(3),  # type: ignore[arg-type]
     )
     assert found == "ok after 3"
-    assert clock.slept == [1.0, 2.0]
+    assert clock.sleeps == [1.0, 2.0]
     assert retries == [(1, 1.0), (2, 2.0)]
 
 
@@ -60,14 +48,14 @@ def test_gives_up_after_the_attempts_with_the_last_error() -> None:
         call(policy(clock, attempts=3), failing_until(99))  # type: ignore[arg-type]
     assert info.value.attempts == 3
     assert str(info.value.last) == "try 3"
-    assert clock.slept == [1.0, 2.0]
+    assert clock.sleeps == [1.0, 2.0]
 
 
 def test_never_waits_past_the_deadline() -> None:
     clock = FakeClock()
     with pytest.raises(GaveUp) as info:
         call(policy(clock, deadline=4.0), failing_until(99))  # type: ignore[arg-type]
-    assert clock.slept == [1.0, 2.0, 1.0]
+    assert clock.sleeps == [1.0, 2.0, 1.0]
     assert clock.now == 4.0
     assert info.value.attempts == 4
 
@@ -80,4 +68,4 @@ def test_other_errors_are_raised_at_once() -> None:
 
     with pytest.raises(KeyError):
         call(policy(clock, attempts=5), fn)
-    assert clock.slept == []
+    assert clock.sleeps == []
