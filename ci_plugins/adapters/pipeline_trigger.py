@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-import tenacity
 
+from ci_plugins.adapters import retry
 from ci_plugins.config.models import TriggerConfig
 from ci_plugins.errors import ExternalError, InputError
 from ci_plugins.redact import Secret, redact, register_secret
@@ -108,17 +108,17 @@ def start_pipeline(
         "github": lambda: _github(trigger, creds, variables, environ),
         "jenkins": lambda: _jenkins(trigger, creds, variables),
     }[trigger.forge]
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(ATTEMPTS),
-        wait=tenacity.wait_exponential(multiplier=1, max=4),
-        retry=tenacity.retry_if_exception_type(_Retry),
-        sleep=clock.sleep,
-        reraise=True,
+    policy = retry.Policy(
+        retry_if=lambda error: isinstance(error, _Retry),
+        wait=lambda attempt, _error: min(4.0, 2.0 ** (attempt - 1)),
+        clock=clock,
+        attempts=ATTEMPTS,
     )
     try:
-        return retrying(start)
-    except _Retry as exc:
-        raise ExternalError(f"{exc.error} (gave up after {ATTEMPTS} attempts)") from None
+        return retry.call(policy, lambda _attempt: start())
+    except retry.GaveUp as exc:
+        error = exc.last.error if isinstance(exc.last, _Retry) else exc.last
+        raise ExternalError(f"{error} (gave up after {exc.attempts} attempts)") from None
 
 
 def _gitlab(

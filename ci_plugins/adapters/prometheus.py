@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-import tenacity
 
+from ci_plugins.adapters import retry
 from ci_plugins.errors import ExternalError, InputError
 from ci_plugins.redact import redact
 from ci_plugins.step import REAL_CLOCK, Clock
@@ -108,14 +108,16 @@ def _get(
     base_url: str, path: str, params: Mapping[str, str], *, promql: str | None, clock: Clock
 ) -> Any:
     url = base_url.rstrip("/") + path
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(ATTEMPTS),
-        wait=tenacity.wait_exponential(multiplier=1, max=4),
-        retry=tenacity.retry_if_exception_type(PrometheusUnavailable),
-        sleep=clock.sleep,
-        reraise=True,
+    policy = retry.Policy(
+        retry_if=lambda error: isinstance(error, PrometheusUnavailable),
+        wait=lambda attempt, _error: min(4.0, 2.0 ** (attempt - 1)),
+        clock=clock,
+        attempts=ATTEMPTS,
     )
-    return retrying(_get_once, url, params, promql=promql)
+    try:
+        return retry.call(policy, lambda _attempt: _get_once(url, params, promql=promql))
+    except retry.GaveUp as exc:
+        raise exc.last from None
 
 
 def _get_once(url: str, params: Mapping[str, str], *, promql: str | None) -> Any:
