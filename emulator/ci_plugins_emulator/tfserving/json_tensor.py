@@ -312,6 +312,8 @@ def _json_values(name: str, tensor: np.ndarray[Any, Any]) -> Any:
 def _nested(tensor: np.ndarray[Any, Any], convert: Any) -> Any:
     if tensor.ndim == 0:
         return convert(tensor[()])
+    if tensor.ndim == 1:
+        return [convert(item) for item in tensor]
     return [_nested(item, convert) for item in tensor]
 
 
