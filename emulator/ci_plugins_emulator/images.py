@@ -30,6 +30,7 @@ class Runnable:
 
     entrypoint: tuple[str, ...] | None
     cwd: Path | None = None
+    serving: bool = False  # tensorflow/serving: without a command, its ENTRYPOINT's flags
 
 
 def repository_of(image: str) -> str:
@@ -57,7 +58,9 @@ def resolve(image: str, run_images: Mapping[str, Path]) -> Runnable | None:
         if image == known or repo == repository_of(known):
             return Runnable(entrypoint=None, cwd=directory)
     if repo == TF_SERVING:
-        return Runnable(entrypoint=(sys.executable, "-m", "ci_plugins_emulator.tfserving"))
+        return Runnable(
+            entrypoint=(sys.executable, "-m", "ci_plugins_emulator.tfserving"), serving=True
+        )
     if repo == ORAS:
         return Runnable(entrypoint=(sys.executable, "-m", "ci_plugins_emulator.orascli"))
     return None

@@ -229,10 +229,13 @@ class PodWorker:
             c.set_waiting("CreateContainerConfigError", str(exc))
             self.emit("Failed", f"Error: {exc}", True)
             return None
-        args = [
-            self._port_arg(a)
-            for a in mounts.rewrite_all([str(a) for a in c.spec.get("args") or []])
-        ]
+        raw_args = [str(a) for a in c.spec.get("args") or []]
+        if runnable.serving and not c.spec.get("command"):
+            # the image's ENTRYPOINT (tf_serving_entrypoint.sh) puts its flags first
+            from ci_plugins_emulator.tfserving.flags import entrypoint_args
+
+            raw_args = [*entrypoint_args(env), *raw_args]
+        args = [self._port_arg(a) for a in mounts.rewrite_all(raw_args)]
         command = mounts.rewrite_all([str(a) for a in c.spec.get("command") or []])
         argv = images.argv_for(runnable, command, args)
         if not argv:

@@ -6,7 +6,7 @@ mounts by path rewriting: every arg and env value that is a mount path, or start
 (`/models/model`, `--model_base_path=/models/model`, `--output /models`), is rewritten to
 the volume's directory. emptyDir volumes are shared by the init and main containers of the
 pod (one directory); configMap and secret volumes hold the object's keys as files, as the
-kubelet projects them.
+kubelet projects them; a hostPath volume is that path of this machine (the node).
 """
 
 from __future__ import annotations
@@ -48,6 +48,15 @@ def prepare_volumes(pod_dir: Path, spec: Obj, lookup: Lookup) -> dict[str, Path]
     volumes: dict[str, Path] = {}
     for volume in spec.get("volumes") or []:
         name = str(volume.get("name"))
+        if "hostPath" in volume:  # this machine is the node
+            host = Path(str(volume["hostPath"].get("path", "")))
+            kind = volume["hostPath"].get("type", "")
+            if kind == "DirectoryOrCreate":
+                host.mkdir(parents=True, exist_ok=True)
+            elif kind == "Directory" and not host.is_dir():
+                raise VolumeError(f"hostPath type check failed: {host} is not a directory")
+            volumes[name] = host
+            continue
         directory = pod_dir / "volumes" / name
         directory.mkdir(parents=True, exist_ok=True)
         if "configMap" in volume:

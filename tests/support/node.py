@@ -128,3 +128,27 @@ def node(tmp_path: Path) -> Iterator[Node]:
     finally:
         running.stop()
         client.http.clear()
+
+
+def serving_container(model_dir: Path, *, name: str = "digits", **extra: Any) -> Obj:
+    """A tensorflow/serving container serving model_dir (a hostPath volume at /models)."""
+    probe = {"httpGet": {"path": f"/v1/models/{name}", "port": "http"}, "periodSeconds": 1}
+    return {
+        "name": "model-server",
+        "image": "tensorflow/serving:2.14.1",
+        "command": ["tensorflow_model_server"],
+        "args": [
+            "--port=8500",
+            "--rest_api_port=8501",
+            f"--model_name={name}",
+            "--model_base_path=/models",
+        ],
+        "ports": [{"name": "http", "containerPort": 8501}, {"name": "grpc", "containerPort": 8500}],
+        "readinessProbe": probe,
+        "volumeMounts": [{"name": "models", "mountPath": "/models", "readOnly": True}],
+        **extra,
+    }
+
+
+def model_volume(model_dir: Path) -> Obj:
+    return {"name": "models", "hostPath": {"path": str(model_dir), "type": "Directory"}}
