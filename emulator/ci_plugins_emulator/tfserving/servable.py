@@ -50,13 +50,13 @@ class Loaded:
     inputs: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def list_versions(base_path: str) -> list[int]:
+def list_versions(base_path: str, *, name: str) -> list[int]:
     """Numeric children of the base path, ascending; raises ServingError if it is missing."""
     base = Path(base_path)
     if not base.exists():
         raise ServingError(
             "INVALID_ARGUMENT",
-            f"Could not find base path {base_path} for servable {{name}} with error "
+            f"Could not find base path {base_path} for servable {name} with error "
             f"NOT_FOUND: {base_path} not found",
         )
     versions = []
@@ -160,6 +160,16 @@ def signature_inputs(loaded: Loaded, signature_name: str) -> dict[str, str]:
     return loaded.inputs[name]
 
 
+def configure_threads(*, intra_op: int, inter_op: int) -> None:
+    """--tensorflow_intra/inter_op_parallelism (0: TensorFlow's choice); before any load."""
+    import tensorflow as tf
+
+    if intra_op > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    if inter_op > 0:
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+
+
 def load_saved_model(path: str, *, version: int, tags: list[str]) -> Loaded:
     """tf.saved_model.load one version directory; raises ServingError with the loader's text."""
     import tensorflow as tf
@@ -173,7 +183,10 @@ def load_saved_model(path: str, *, version: int, tags: list[str]) -> Loaded:
         proto.ParseFromString((Path(path) / "saved_model.pb").read_bytes())
     except tf.errors.OpError as exc:
         raise ServingError(code_name(exc.error_code), exc.message) from None
-    except Exception as exc:  # the loader raises OSError, ValueError, DecodeError, ...
+    except OSError as exc:  # no saved_model.pb, or one that does not parse
+        code = "NOT_FOUND" if "does not exist" in str(exc) else "DATA_LOSS"
+        raise ServingError(code, str(exc)) from None
+    except Exception as exc:  # the loader also raises ValueError, KeyError, ...
         raise ServingError("UNKNOWN", f"{type(exc).__name__}: {exc}") from None
     graph = next(
         (g for g in proto.meta_graphs if set(g.meta_info_def.tags) == set(tags)),

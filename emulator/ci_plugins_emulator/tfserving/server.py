@@ -22,7 +22,7 @@ from . import flags
 from .metrics import Metrics
 from .monitoring import read_monitoring_config
 from .rest import RestApi, RestServer
-from .servable import Loaded, Servable, list_versions
+from .servable import Loaded, Servable, configure_threads, list_versions
 from .status import ServingError
 
 EXIT_FAILED = 255
@@ -66,7 +66,7 @@ class ModelServer:
         while not self.stopping.is_set():
             version = self._latest_version()
             if version is not None:
-                loaded = self._load_with_retries(version)
+                loaded = self._load_with_retries(version, first=True)
                 self.servable.make_available(loaded)
                 return loaded
             if self.options.file_system_poll_wait_seconds <= 0:
@@ -77,13 +77,13 @@ class ModelServer:
     def _latest_version(self) -> int | None:
         name, base = self.servable.name, self.servable.base_path
         try:
-            versions = list_versions(base)
+            versions = list_versions(base, name=name)
         except ServingError as error:
             log(
                 "E",
                 "file_system_storage_path_source.cc",
                 "FileSystemStoragePathSource encountered a filesystem access error: "
-                + error.message.replace("{name}", name),
+                + error.message,
             )
             return None
         if not versions:
@@ -96,13 +96,14 @@ class ModelServer:
             return None
         return versions[-1]
 
-    def _load_with_retries(self, version: int) -> Loaded:
+    def _load_with_retries(self, version: int, *, first: bool = False) -> Loaded:
         servable_id = f"{{name: {self.servable.name} version: {version}}}"
-        log(
-            "I",
-            "loader_harness.cc",
-            f"Loading servable version {servable_id}",
-        )
+        log("I", "loader_harness.cc", f"Loading servable version {servable_id}")
+        if first:  # TensorFlow's thread pools are fixed once it starts
+            configure_threads(
+                intra_op=self.options.tensorflow_intra_op_parallelism,
+                inter_op=self.options.tensorflow_inter_op_parallelism,
+            )
         attempts = 1 + max(0, self.options.max_num_load_retries)
         interval = max(0.0, self.options.load_retry_interval_micros / 1e6)
         for attempt in range(attempts):
@@ -185,7 +186,7 @@ class ModelServer:
         tried: set[int] = set()
         while wait > 0 and not self.stopping.wait(wait):
             try:
-                versions = list_versions(self.servable.base_path)
+                versions = list_versions(self.servable.base_path, name=self.servable.name)
             except ServingError:
                 continue
             current = self.servable.serving().version

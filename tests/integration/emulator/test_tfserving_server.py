@@ -434,7 +434,9 @@ def test_a_model_that_cannot_load_exits_255_with_the_loaders_error(tmp_path: Pat
     log = server.stderr()
     assert log.count("Loading servable: {name: broken version: 1} failed: ") == 2
     assert "Retrying of Loading servable: {name: broken version: 1} retry: 1" in log
-    assert "DecodeError" in log or "parsing" in log.lower()
+    # The loader's own error: the file is not a SavedModel protobuf.
+    assert "failed: DATA_LOSS: Cannot parse file" in log
+    assert "Error parsing message with type 'tensorflow.SavedModel'" in log
     assert server.stdout().startswith(
         "Failed to start server. Error: UNKNOWN: 1 model(s) did not become available: "
         "{{name: broken version: 1} due to error: "
