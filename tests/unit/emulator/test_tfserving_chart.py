@@ -27,9 +27,8 @@ def rendered(tmp_path: Path) -> dict[str, dict[str, object]]:
 
 def test_the_charts_server_args_are_known_flags_with_usable_values(tmp_path: Path) -> None:
     objects = rendered(tmp_path)
-    container = objects["Deployment/digits-model-server"]["spec"]["template"]["spec"]["containers"][
-        0
-    ]
+    pod = objects["Deployment/digits-model-server"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
     assert container["command"] == ["tensorflow_model_server"]
     options = flags.parse(container["args"])
     assert options.unknown == ()
