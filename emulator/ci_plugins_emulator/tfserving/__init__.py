@@ -11,10 +11,11 @@ flags (`--port`, `--rest_api_port`, `--model_name`, `--model_base_path`,
 every other flag of tensorflow_model_server is accepted without effect). A container with
 no `command` runs the image's ENTRYPOINT, whose flags `flags.entrypoint_args(env)` gives
 (put them before the container's args). The REST API listens on 127.0.0.1:<rest_api_port>.
-The process exits 0 on SIGTERM/SIGINT, 255 when it cannot start (bad flag value, no
---model_base_path, a version that fails to load after its retries, a monitoring config
-that does not parse). While no version exists under the base path it keeps polling and
-logging TF Serving's warning, without importing TensorFlow.
+SIGTERM and SIGINT end the process at once, as they end tensorflow_model_server (it has
+no handlers: the kubelet sees 128 + the signal). It exits 255 when it cannot start (bad
+flag value, no --model_base_path, a version that fails to load after its retries, a
+monitoring config that does not parse). While no version exists under the base path it
+keeps polling and logging TF Serving's warning, without importing TensorFlow.
 
 Matched against tensorflow/serving (master, 2026-07):
 - g3doc/api_rest.md: the endpoints, row/columnar request and response formats,

@@ -16,7 +16,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from . import flags
 from .metrics import Metrics
@@ -43,7 +42,7 @@ def fail_start(error: ServingError) -> int:
 
 
 class ModelServer:
-    """One model served until stop() (SIGTERM/SIGINT)."""
+    """One model, served until the process is signalled (or stop() is called)."""
 
     def __init__(self, options: flags.Options) -> None:
         self.options = options
@@ -206,7 +205,7 @@ class ModelServer:
 
 
 def run(argv: Sequence[str]) -> int:
-    """Run the server until SIGTERM/SIGINT; the exit status of tensorflow_model_server."""
+    """Run the server; the exit status of tensorflow_model_server (signals end it, as there)."""
     try:
         options = flags.parse(argv)
     except flags.UsageError as exc:
@@ -221,8 +220,11 @@ def run(argv: Sequence[str]) -> int:
     problem = _check(options)
     if problem is not None:
         return fail_start(problem)
+    # tensorflow_model_server installs no signal handlers: SIGTERM and SIGINT end it at
+    # once, and a container reports 128 + the signal (143 after a kubelet's SIGTERM).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     server = ModelServer(options)
-    _on_signals(server.stop)
     log(
         "I",
         "server.cc",
@@ -266,11 +268,3 @@ def _check(options: flags.Options) -> ServingError | None:
             "Both server_options.model_base_path and server_options.model_config_file are empty!",
         )
     return None
-
-
-def _on_signals(stop: object) -> None:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop()  # type: ignore[operator]
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
