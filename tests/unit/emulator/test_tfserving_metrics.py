@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+
 import pytest
 from ci_plugins_emulator.tfserving.metrics import LATENCY_BUCKETS, Metrics
 from prometheus_client.parser import text_string_to_metric_families
@@ -77,3 +81,33 @@ def test_label_values_are_escaped() -> None:
     metrics = Metrics()
     metrics.count_request(model_name='a"b\\c', status="OK")
     assert 'model_name="a\\"b\\\\c"' in metrics.page()
+
+
+# promtool's lint findings that TF Serving's own page has too: its names carry ':', it
+# writes no HELP and its counters have no _total suffix.
+TF_SERVING_LINT = re.compile(
+    r"^:tensorflow:\S+ (metric names should not contain ':'|no help text|"
+    r'counter metrics should have "_total" suffix|'
+    r'non-histogram and non-summary metrics should not have "_count" suffix)$'
+)
+
+
+def test_prometheus_own_parser_reads_the_page() -> None:
+    metrics = Metrics()
+    metrics.count_request(model_name="digits", status="OK")
+    metrics.observe_latency(model_name="digits", api="predict", entrypoint="REST", micros=1234)
+    metrics.count_load_attempt(model_path="/models/digits/1", success=True)
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: install the Debian prometheus package"
+    proc = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=metrics.page(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "parsing error" not in proc.stdout + proc.stderr
+    findings = (proc.stdout + proc.stderr).splitlines()
+    assert findings
+    assert all(TF_SERVING_LINT.match(line) for line in findings), findings
