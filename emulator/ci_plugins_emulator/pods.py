@@ -155,11 +155,14 @@ class PodWorker:
         self.emit("Pulling", f'Pulling image "{image}"', False)
         self.emit("Failed", message, True)
         c.set_waiting("ErrImagePull", message)
-        self._later(self.timing.backoff, lambda: self._pull_backoff(c, image))
+        self._later(self.timing.backoff, lambda: self._pull_backoff(c, image, message))
         return None
 
-    def _pull_backoff(self, c: Container, image: str) -> None:
-        c.set_waiting("ImagePullBackOff", f'Back-off pulling image "{image}"')
+    def _pull_backoff(self, c: Container, image: str, error: str) -> None:
+        # since Kubernetes 1.32 the back-off message keeps the pull error (kubernetes#127918)
+        c.set_waiting(
+            "ImagePullBackOff", f'Back-off pulling image "{image}": ErrImagePull: {error}'
+        )
         self.emit("BackOff", f'Back-off pulling image "{image}"', False)
 
     def _later(self, delay: float, fn: Callable[[], None]) -> None:
