@@ -6,12 +6,15 @@ Run: .venv/bin/python benchmarks/tfserving_start.py [--runs N] [--quick]
    `python -c "import tensorflow"` in the same run (goal: at most +3 s over it).
 2. RSS after the first predict, and while waiting for a version (TensorFlow not imported).
 3. CPU of an idle serving process over 10 s (goal: under 1% of a core).
+4. Predict under load: `hey -n 400 -c 4` POSTs of one 64-pixel instance (requests/s, p99).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
@@ -64,8 +67,23 @@ def start(base: Path, port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def one_start(base: Path) -> tuple[float, float, float]:
-    """Seconds to a 200 status, RSS MB after a predict, idle CPU share over 10 s."""
+def load(url: str) -> tuple[float, float]:
+    """Requests/s and p99 seconds of hey's POSTs to :predict (what `analyze` generates)."""
+    hey = shutil.which("hey")
+    if hey is None:
+        raise SystemExit("hey is missing: install the Debian hey package")
+    body = '{"instances": [[' + ",".join(["0.5"] * 64) + "]]}"
+    argv = [hey, "-n", "400", "-c", "4", "-m", "POST", "-T", "application/json", "-d", body]
+    out = subprocess.run([*argv, url], check=True, capture_output=True, text=True).stdout
+    if "[200]\t400 responses" not in out:
+        raise SystemExit(out)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = float(re.search(r"99%+ in ([\d.]+) secs", out).group(1))  # type: ignore[union-attr]
+    return rate, p99
+
+
+def one_start(base: Path) -> tuple[float, float, float, tuple[float, float]]:
+    """Seconds to a 200 status, RSS MB after a predict, idle CPU share, hey's rate and p99."""
     port = free_port()
     began = time.perf_counter()
     process = start(base, port)
@@ -85,7 +103,7 @@ def one_start(base: Path) -> tuple[float, float, float]:
         cpu_before = cpu_seconds(process.pid)
         time.sleep(10)
         idle = (cpu_seconds(process.pid) - cpu_before) / 10
-        return seconds, rss, idle
+        return seconds, rss, idle, load(url + ":predict")
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -136,6 +154,11 @@ def main() -> None:
     print(
         f"| tfserving idle CPU (10 s) | {statistics.median(s[2] for s in samples) * 100:.2f}% "
         "of a core | - | - | - | < 1% |"
+    )
+    rate, p99 = samples[0][3]
+    print(
+        f"| tfserving predict, hey -c 4 | {rate:.0f} req/s, p99 {p99 * 1000:.0f} ms "
+        "| - | - | - | - |"
     )
 
 
