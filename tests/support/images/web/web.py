@@ -1,8 +1,8 @@
 """A tiny web server the kubelet tests run as the image `example.test/web` (a real process).
 
-python web.py PORT [DIR]: serves GET /healthz (200), /files/<name> (the file from DIR or
-404), /exit/<code> (exits with that code after answering) and /env/<NAME>; prints a line
-per request, so pod logs have real output.
+python web.py PORT [DIR]: serves GET /healthz (200), /metrics (Prometheus text),
+/files/<name> (the file from DIR or 404), /exit/<code> (exits with that code after
+answering) and /env/<NAME>; prints a line per request, so pod logs have real output.
 """
 
 import http.server
@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 PORT = int(sys.argv[1])
+COUNT = [0]
 ROOT = Path(sys.argv[2]) if len(sys.argv) > 2 else Path.cwd()
 
 
@@ -21,6 +22,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body, code = b"", 404
         if path == "/healthz":
             body, code = b"ok", 200
+        elif path == "/metrics":
+            COUNT[0] += 1
+            body, code = f"web_scrapes_total {COUNT[0]}\n".encode(), 200
         elif path.startswith("/files/"):
             target = ROOT / path.removeprefix("/files/")
             if target.is_file():
