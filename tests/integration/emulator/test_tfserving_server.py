@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
+from ci_plugins_emulator.tfserving.metrics import Metrics
+from ci_plugins_emulator.tfserving.rest import RestApi
+from ci_plugins_emulator.tfserving.servable import Servable
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import clean_env
@@ -415,6 +418,73 @@ def test_a_newer_version_replaces_the_served_one(running: Running, exported: Exp
     states = {item["version"]: item["state"] for item in body["model_version_status"]}
     assert (status, states) == (200, {"2": "AVAILABLE", "1": "END"})
     assert call(server, f"/v1/models/{MODEL}/metadata")[1]["model_spec"]["version"] == "2"
+
+
+# -- several named inputs and outputs, through the same handler in this process ---------
+
+
+@pytest.fixture(scope="module")
+def two_headed(tmp_path_factory: pytest.TempPathFactory) -> tuple[RestApi, Any]:
+    """A SavedModel with inputs image and scale and two outputs, behind RestApi."""
+    import keras
+    import tensorflow as tf
+
+    image = keras.Input((4,), name="image")
+    scale = keras.Input((1,), name="scale")
+    probabilities = keras.layers.Dense(3, activation="softmax")(image)
+    scaled = keras.layers.Multiply()([keras.layers.Dense(1)(image), scale])
+    model = keras.Model({"image": image, "scale": scale}, [probabilities, scaled])
+    path = tmp_path_factory.mktemp("two") / "1"
+    model.export(str(path), verbose=False)
+    metrics = Metrics()
+    servable = Servable(name="two", base_path=str(path.parent), tags=["serve"], metrics=metrics)
+    servable.make_available(servable.load(1))
+    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    return RestApi(servable, metrics), signature
+
+
+def test_named_inputs_and_outputs_in_row_format(two_headed: tuple[RestApi, Any]) -> None:
+    import tensorflow as tf
+
+    api, signature = two_headed
+    rows = [{"image": [0.1, 0.2, 0.3, 0.4], "scale": [2.0]}, {"image": [1, 0, 0, 1], "scale": [-1]}]
+    status, body = api.handle(
+        "POST", "/v1/models/two:predict", json.dumps({"instances": rows}).encode()
+    )
+    assert status == 200
+    expected = signature(
+        image=tf.constant([row["image"] for row in rows], tf.float32),
+        scale=tf.constant([row["scale"] for row in rows], tf.float32),
+    )
+    predictions = json.loads(body)["predictions"]
+    assert [sorted(item) for item in predictions] == [sorted(expected)] * 2
+    for name, tensor in expected.items():
+        got = np.array([item[name] for item in predictions], np.float32)
+        np.testing.assert_array_equal(got, np.asarray(tensor))
+
+
+def test_named_inputs_and_outputs_in_columnar_format(two_headed: tuple[RestApi, Any]) -> None:
+    import tensorflow as tf
+
+    api, signature = two_headed
+    inputs = {"image": [[0.5, 0.5, 0.5, 0.5]], "scale": [[3.0]]}
+    status, body = api.handle(
+        "POST", "/v1/models/two:predict", json.dumps({"inputs": inputs}).encode()
+    )
+    assert status == 200
+    outputs = json.loads(body)["outputs"]
+    expected = signature(**{name: tf.constant(value, tf.float32) for name, value in inputs.items()})
+    assert sorted(outputs) == sorted(expected)
+    for name, tensor in expected.items():
+        np.testing.assert_array_equal(np.array(outputs[name], np.float32), np.asarray(tensor))
+
+
+def test_a_missing_named_input_is_named_in_the_error(two_headed: tuple[RestApi, Any]) -> None:
+    api, _ = two_headed
+    body = json.dumps({"instances": [{"image": [1, 2, 3, 4]}]}).encode()
+    status, answer = api.handle("POST", "/v1/models/two:predict", body)
+    assert status == 400
+    assert "keys must be equal to: image,scale" in json.loads(answer)["error"]
 
 
 # -- start-up failures: each its own process ------------------------------------------
