@@ -15,7 +15,11 @@ SIGTERM and SIGINT end the process at once, as they end tensorflow_model_server 
 no handlers: the kubelet sees 128 + the signal). It exits 255 when it cannot start (bad
 flag value, no --model_base_path, a version that fails to load after its retries, a
 monitoring config that does not parse). While no version exists under the base path it
-keeps polling and logging TF Serving's warning, without importing TensorFlow.
+keeps polling and logging TF Serving's warning, without importing TensorFlow; the REST
+port opens only once the first version is AVAILABLE (as in TF Serving, so probes see
+connection refused until then). A REST port that cannot be bound is logged and the
+process keeps running, as TF Serving does (it would still serve gRPC). A newer version
+that appears later is loaded (LOADING) and replaces the served one (END).
 
 Matched against tensorflow/serving (master, 2026-07):
 - g3doc/api_rest.md: the endpoints, row/columnar request and response formats,
