@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import json_tensor
+from . import json_response, json_tensor
 from .metrics import Metrics
 from .servable import Servable, signature_inputs
 from .status import HTTP_STATUS, ServingError, invalid_argument
@@ -75,7 +75,7 @@ class RestApi:
             output = self._dispatch(http_method, path, route, body)
             code = "OK"
         except ServingError as error:
-            output, code = json_tensor.error_body(error), error.code
+            output, code = json_response.error_body(error), error.code
         if code == "OK":
             micros = (time.monotonic() - start) * 1e6
             self.metrics.observe_latency(
@@ -164,7 +164,7 @@ class RestApi:
         inputs = signature_inputs(loaded, signature_name)
         request = json_tensor.read_predict_request(doc, inputs)
         outputs = self.servable.predict(loaded, request.signature_name, request.inputs)
-        return json_tensor.write_predict_response(outputs, request.format)
+        return json_response.write_predict_response(outputs, request.format)
 
 
 def _pretty(body: Any) -> bytes:
@@ -207,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
                 error = ServingError(
                     "FAILED_PRECONDITION", "Origin header is missing in CORS preflight"
                 )
-                self._send(error.http_status, json_tensor.error_body(error), "application/json")
+                self._send(error.http_status, json_response.error_body(error), "application/json")
         else:
             status, output = server.api.handle(http_method, path, body)
             self._send(status, output, "application/json")

@@ -105,6 +105,18 @@ class Servable:
             raise ServingError("NOT_FOUND", f"Servable not found for request: {request}")
         return loaded
 
+    def current_version(self) -> int | None:
+        with self._lock:
+            return None if self._serving is None else self._serving.version
+
+    def unload(self) -> int | None:
+        """Stop serving (state END): no version is aspired any more. The version, if any."""
+        with self._lock:
+            loaded, self._serving = self._serving, None
+            if loaded is not None:
+                self._states[loaded.version] = VersionState(loaded.version, "END")
+        return None if loaded is None else loaded.version
+
     def _set(self, version: int, state: str, error: ServingError | None = None) -> None:
         with self._lock:
             self._states[version] = VersionState(version, state, error)

@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import flags
 from .metrics import Metrics
@@ -180,23 +181,29 @@ class ModelServer:
         )
 
     def poll_versions(self) -> None:
-        """Load newer versions as they appear, until stopped."""
+        """Follow the base path until stopped: load a newer version, unload when none is left."""
         wait = self.options.file_system_poll_wait_seconds
         tried: set[int] = set()
         while wait > 0 and not self.stopping.wait(wait):
-            try:
-                versions = list_versions(self.servable.base_path, name=self.servable.name)
-            except ServingError:
+            latest = self._latest_version()  # logs a missing base path or an empty one
+            current = self.servable.current_version()
+            if latest is None:
+                if current is not None and Path(self.servable.base_path).is_dir():
+                    self._unload()  # the latest policy aspires no version any more
                 continue
-            current = self.servable.serving().version
-            if not versions or versions[-1] <= current or versions[-1] in tried:
+            if (current is not None and latest <= current) or latest in tried:
                 continue
-            tried.add(versions[-1])
+            tried.add(latest)
             try:
-                self.servable.make_available(self._load_with_retries(versions[-1]))
+                self.servable.make_available(self._load_with_retries(latest))
             except ServingError:
                 continue  # the new version is END with its error; the old one keeps serving
         self.stopping.wait()
+
+    def _unload(self) -> None:
+        version = self.servable.unload()
+        servable_id = f"{{name: {self.servable.name} version: {version}}}"
+        log("I", "loader_harness.cc", f"Done unloading servable version {servable_id}")
 
     def shutdown(self) -> None:
         if self.rest is not None:

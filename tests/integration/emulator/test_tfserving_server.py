@@ -420,6 +420,24 @@ def test_a_newer_version_replaces_the_served_one(running: Running, exported: Exp
     assert call(server, f"/v1/models/{MODEL}/metadata")[1]["model_spec"]["version"] == "2"
 
 
+def test_removing_every_version_unloads_the_model(running: Running) -> None:
+    # After the swap: the latest policy aspires no version once none is on disk.
+    server = running.server
+    for version in running.base.iterdir():
+        shutil.rmtree(version)
+    wait_for(
+        lambda: (
+            call(server, f"/v1/models/{MODEL}/versions/2")[1]["model_version_status"][0]["state"]
+            == "END"
+        ),
+        server=server,
+        timeout=60,
+    )
+    status, body = call(server, f"/v1/models/{MODEL}:predict", {"instances": INPUTS.tolist()})
+    assert (status, body) == (404, {"error": f"Servable not found for request: Latest({MODEL})"})
+    assert f"Done unloading servable version {{name: {MODEL} version: 2}}" in server.stderr()
+
+
 # -- several named inputs and outputs, through the same handler in this process ---------
 
 

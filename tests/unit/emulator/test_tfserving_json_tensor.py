@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ci_plugins_emulator.tfserving import json_tensor
+from ci_plugins_emulator.tfserving import json_response, json_tensor
 from ci_plugins_emulator.tfserving.status import ServingError
 
 ONE_INPUT = {"x": "DT_FLOAT"}
@@ -155,7 +155,7 @@ def test_integer_inputs_reject_fractions() -> None:
 
 def test_one_output_answers_predictions_without_its_name() -> None:
     outputs = {"probabilities": np.array([[0.2, 0.8]], dtype=np.float32)}
-    body = json.loads(json_tensor.write_predict_response(outputs, "row"))
+    body = json.loads(json_response.write_predict_response(outputs, "row"))
     # WriteDecimal: float32 values as their shortest round-trip text, not 0.200000003.
     assert body == {"predictions": [[0.2, 0.8]]}
 
@@ -165,14 +165,14 @@ def test_several_outputs_answer_one_object_per_row_or_per_name() -> None:
         "label": np.array([1, 0], dtype=np.int64),
         "label_bytes": np.array([b"\x00", b"y"], dtype=object),
     }
-    rows = json.loads(json_tensor.write_predict_response(outputs, "row"))
+    rows = json.loads(json_response.write_predict_response(outputs, "row"))
     assert rows == {
         "predictions": [
             {"label": 1, "label_bytes": {"b64": "AA=="}},
             {"label": 0, "label_bytes": {"b64": "eQ=="}},
         ]
     }
-    columns = json.loads(json_tensor.write_predict_response(outputs, "columnar"))
+    columns = json.loads(json_response.write_predict_response(outputs, "columnar"))
     assert columns == {
         "outputs": {"label": [1, 0], "label_bytes": [{"b64": "AA=="}, {"b64": "eQ=="}]}
     }
@@ -181,12 +181,12 @@ def test_several_outputs_answer_one_object_per_row_or_per_name() -> None:
 def test_row_answers_need_one_batch_size() -> None:
     outputs = {"a": np.zeros((2, 1)), "b": np.zeros((3, 1))}
     with pytest.raises(ServingError, match="Tensor name: b has inconsistent batch size: 3"):
-        json_tensor.write_predict_response(outputs, "row")
+        json_response.write_predict_response(outputs, "row")
 
 
 def test_error_bodies_hold_only_the_message() -> None:
     error = ServingError("NOT_FOUND", "Servable not found for request: Latest(x)")
-    assert json.loads(json_tensor.error_body(error)) == {
+    assert json.loads(json_response.error_body(error)) == {
         "error": "Servable not found for request: Latest(x)"
     }
     assert error.http_status == 404
