@@ -19,7 +19,8 @@ keeps polling and logging TF Serving's warning, without importing TensorFlow; th
 port opens only once the first version is AVAILABLE (as in TF Serving, so probes see
 connection refused until then). A REST port that cannot be bound is logged and the
 process keeps running, as TF Serving does (it would still serve gRPC). A newer version
-that appears later is loaded (LOADING) and replaces the served one (END).
+that appears later is loaded (LOADING) and replaces the served one (END); when no
+version is left on disk the model is unloaded (END), as the latest-version policy does.
 
 Matched against tensorflow/serving (master, 2026-07):
 - g3doc/api_rest.md: the endpoints, row/columnar request and response formats,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,15 @@ def test_a_rest_port_equal_to_the_grpc_port_is_skipped_with_tf_servings_error(
     server.start_rest()
     assert server.rest is None
     assert "http_port cannot be same as grpc_port" in capsys.readouterr().err
+
+
+def test_the_server_imports_tensorflow_only_to_load_a_version() -> None:
+    code = (
+        "import sys, ci_plugins_emulator.tfserving.server as s; "
+        "s.ModelServer(s.flags.parse(['--model_base_path=/nowhere'])); "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
