@@ -108,15 +108,6 @@ class RestApi:
         if route.label is not None:
             raise invalid_argument(f"Unrecognized servable version label: {route.label}")
 
-    def _check_name(self, route: Route) -> None:
-        if route.model_name != self.servable.name:
-            request = (
-                f"Latest({route.model_name})"
-                if route.version is None
-                else f"Specific({route.model_name}, {route.version})"
-            )
-            raise ServingError("NOT_FOUND", f"Servable not found for request: {request}")
-
     def _status(self, route: Route) -> bytes:
         if route.model_name != self.servable.name:
             if route.version is None:
@@ -141,8 +132,7 @@ class RestApi:
         return _pretty({"model_version_status": [state.as_json() for state in states]})
 
     def _metadata(self, route: Route) -> bytes:
-        self._check_name(route)
-        loaded = self.servable.serving(route.version)
+        loaded = self.servable.serving(route.model_name, route.version)
         return _pretty(
             {
                 "model_spec": {
@@ -157,10 +147,8 @@ class RestApi:
     def _predict(self, route: Route, body: bytes) -> bytes:
         doc = json_tensor.parse_body(body)
         signature_name = json_tensor.signature_name_of(doc)
-        if route.label is not None:
-            self._check_label(route)
-        self._check_name(route)
-        loaded = self.servable.serving(route.version)
+        self._check_label(route)
+        loaded = self.servable.serving(route.model_name, route.version)
         inputs = signature_inputs(loaded, signature_name)
         request = json_tensor.read_predict_request(doc, inputs)
         outputs = self.servable.predict(loaded, request.signature_name, request.inputs)

@@ -94,14 +94,16 @@ class Servable:
         with self._lock:
             return self._states.get(version)
 
-    def serving(self, version: int | None = None) -> Loaded:
-        """The loaded version for a request (latest unless named); raises NOT_FOUND."""
+    def serving(self, name: str, version: int | None = None) -> Loaded:
+        """The loaded version a request names (latest unless given); raises NOT_FOUND."""
         with self._lock:
             loaded = self._serving
-        if loaded is None or (version is not None and version != loaded.version):
-            request = (
-                f"Latest({self.name})" if version is None else f"Specific({self.name}, {version})"
-            )
+        if (
+            name != self.name
+            or loaded is None
+            or (version is not None and version != loaded.version)
+        ):
+            request = f"Latest({name})" if version is None else f"Specific({name}, {version})"
             raise ServingError("NOT_FOUND", f"Servable not found for request: {request}")
         return loaded
 
