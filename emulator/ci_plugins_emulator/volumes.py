@@ -33,11 +33,14 @@ class Mounts:
     paths: tuple[tuple[str, Path], ...]
 
     def rewrite(self, value: str) -> str:
-        """value with every mount path in it replaced by its directory."""
-        for mount, directory in self.paths:
-            pattern = re.compile(rf"(^|[=:,\s'\"]){re.escape(mount.rstrip('/'))}(?=/|$|[\s,:'\"])")
-            value = pattern.sub(lambda m: m.group(1) + str(directory), value)  # noqa: B023
-        return value
+        """value with every mount path in it replaced by its directory (one pass, so a
+        directory that itself starts with another mount path is left alone)."""
+        if not self.paths:
+            return value
+        targets = {mount.rstrip("/") or "/": directory for mount, directory in self.paths}
+        names = "|".join(re.escape(m) for m in sorted(targets, key=len, reverse=True))
+        pattern = re.compile(rf"(^|[=:,\s'\"])({names})(?=/|$|[\s,:'\"])")
+        return pattern.sub(lambda m: m.group(1) + str(targets[m.group(2)]), value)
 
     def rewrite_all(self, values: Sequence[str]) -> list[str]:
         return [self.rewrite(v) for v in values]
