@@ -91,8 +91,8 @@ class Container:
         log.parent.mkdir(parents=True, exist_ok=True)
         self._kill_reason = ""
         with log.open("ab") as out:
-            try:
-                self._proc = await asyncio.create_subprocess_exec(
+            spawn = asyncio.ensure_future(
+                asyncio.create_subprocess_exec(
                     *launch.argv,
                     cwd=launch.cwd,
                     env=launch.env,
@@ -101,6 +101,14 @@ class Container:
                     stderr=asyncio.subprocess.STDOUT,
                     start_new_session=True,
                 )
+            )
+            try:
+                self._proc = await asyncio.shield(spawn)
+            except asyncio.CancelledError:
+                # the pod went away while its process was starting: never leave it behind
+                with contextlib.suppress(Exception):
+                    _signal_group((await spawn).pid, signal.SIGKILL)
+                raise
             except OSError as exc:
                 # what runc reports for a missing executable: the container never starts
                 self.set_waiting("RunContainerError", f"failed to start {launch.argv[0]}: {exc}")
