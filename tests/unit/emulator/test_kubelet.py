@@ -172,3 +172,40 @@ def _service(name: str) -> dict[str, object]:
             "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
         },
     }
+
+
+def _job(name: str, code: str, **spec: object) -> dict[str, object]:
+    container = {"name": "work", "image": WEB_IMAGE, "command": ["python", "-c", code]}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "ml-dev"},
+        "spec": {
+            "template": {"spec": {"restartPolicy": "Never", "containers": [container]}},
+            **spec,
+        },
+    }
+
+
+def _job_condition(node: Node, name: str) -> str:
+    status = node.get("Job", name, "batch/v1").get("status") or {}
+    return next((c["type"] for c in status.get("conditions") or [] if c["status"] == "True"), "")
+
+
+def test_an_indexed_job_runs_each_index_as_a_pod_to_completion(node: Node) -> None:
+    code = "import os; print('worker', os.environ['JOB_COMPLETION_INDEX'])"
+    node.create(_job("train", code, completions=2, parallelism=2, completionMode="Indexed"))
+    assert node.wait_for("Complete", lambda: _job_condition(node, "train")) == "Complete"
+    assert node.get("Job", "train", "batch/v1")["status"]["succeeded"] == 2
+    _, pods = node.client.request("GET", "/api/v1/namespaces/ml-dev/pods")
+    names = sorted(
+        p["metadata"]["name"] for p in pods["items"] if p["metadata"]["name"].startswith("train-")
+    )
+    outputs = sorted(node.log(name)[1] for name in names)
+    assert outputs == ["worker 0\n", "worker 1\n"]
+
+
+def test_a_job_whose_pods_keep_failing_fails_after_its_backoff_limit(node: Node) -> None:
+    node.create(_job("broken", "raise SystemExit(2)", backoffLimit=1))
+    assert node.wait_for("Failed", lambda: _job_condition(node, "broken")) == "Failed"
+    assert node.get("Job", "broken", "batch/v1")["status"]["failed"] == 2
