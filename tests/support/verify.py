@@ -238,6 +238,29 @@ class VerifyEnv:
             namespace=NAMESPACE,
         )
 
+    def wait_until_pods_ready(self, timeout: float = 180) -> None:
+        """Block until every pod of the namespace is Ready (a model server's start-up)."""
+
+        def ready() -> bool:
+            pods = [
+                dict(o.raw)
+                for (r, ns, _), o in self.running.cluster.objects.items()
+                if r.plural == "pods" and ns == NAMESPACE and not o.deleted
+            ]
+            return bool(pods) and all(
+                any(
+                    c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (p.get("status") or {}).get("conditions") or []
+                )
+                for p in pods
+            )
+
+        deadline = time.monotonic() + timeout
+        while not self.running.call(ready):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"pods in {NAMESPACE} not ready after {timeout:g}s")
+            time.sleep(0.5)
+
     def verify_then_sync(self, *extra: str) -> CliResult:
         """Start verify, wait until it watches the cluster, then sync: it sees the rollout live."""
         proc = subprocess.Popen(

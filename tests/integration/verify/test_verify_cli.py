@@ -258,6 +258,7 @@ def test_model_version_not_served_times_out(
     # the release says version 4; the model directory holds version 3 only
     verify_env.publish(deployment(version="4", model_dir=model_dir), service())
     verify_env.sync()
+    verify_env.wait_until_pods_ready()  # TensorFlow's start-up is not what this test times
     result = cli(*verify_env.verify_args(), cwd=verify_env.root)
     assert result.exit_code == 1
     assert result.json["verdict"] == "timeout"
