@@ -4,6 +4,7 @@ whose pods are real processes (see tests/support/verify.py for the images they r
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -308,16 +309,24 @@ def test_healthy_verdict_is_recorded_as_a_tag_without_a_commit(
     assert remote_head(verify_env.repo) == sha  # no extra commit per verify
 
 
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        pytest.param("crashloop", "Failed:CrashLoop", id="crash-loop"),
+        pytest.param("image-not-found", "Failed:ImageNotFound", id="misspelled-image"),
+    ],
+)
 def test_rollback_on_failure_restores_the_last_healthy_release(
-    verify_env: VerifyEnv, cli: CliRunner
+    verify_env: VerifyEnv, cli: CliRunner, fault: str, reason: str
 ) -> None:
     verify_env.publish(deployment(version="3"), service())
     verify_env.sync()
     assert cli(*verify_env.verify_args(), cwd=verify_env.root).exit_code == 0
-    broken = verify_env.publish(deployment(version="4", fault="crashloop"), service())
+    broken = verify_env.publish(deployment(version="4", fault=fault), service())
     verify_env.sync()
     result = cli(*verify_env.verify_args("--rollback-on-failure"), cwd=verify_env.root)
     assert result.exit_code == 1
+    assert _reasons(result.json)["Deployment/digits"] == reason
     assert "--rollback-on-failure: rolling back dev/digits" in result.stderr
     assert result.json["rollback"][0]["ok"] is True, result.stderr
     assert remote_head(verify_env.repo) != broken
@@ -376,3 +385,27 @@ def test_verify_imports_neither_tensorflow_nor_the_emulator(verify_env: VerifyEn
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.slow
+def test_a_model_that_cannot_load_fails_with_the_loaders_error_and_is_rolled_back(
+    verify_env: VerifyEnv, cli: CliRunner, model_dir: Path, tmp_path: Path
+) -> None:
+    verify_env.publish(deployment(version="3"), service())
+    verify_env.sync()
+    assert cli(*verify_env.verify_args(), cwd=verify_env.root).exit_code == 0
+    broken_dir = tmp_path / "broken-model"
+    shutil.copytree(model_dir / "3", broken_dir / "4")
+    (broken_dir / "4" / "saved_model.pb").write_bytes(b"not a SavedModel\n")
+    verify_env.write_config(model={})
+    broken = verify_env.publish(deployment(version="4", model_dir=broken_dir), service())
+    verify_env.sync()
+    result = cli(*verify_env.verify_args("--rollback-on-failure"), cwd=verify_env.root)
+    assert result.exit_code == 1, result.stderr
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:CrashLoop"
+    assert "exit code 255" in result.stderr  # the server's real exit status
+    assert "Error parsing message with type 'tensorflow.SavedModel'" in result.stderr  # log tail
+    assert result.json["rollback"][0]["ok"] is True, result.stderr
+    assert remote_head(verify_env.repo) != broken
+    release = remote_yaml(verify_env.repo, "environments/dev/digits/release.yaml")
+    assert release["model"]["version"] == "3"
