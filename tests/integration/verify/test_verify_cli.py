@@ -409,3 +409,39 @@ def test_a_model_that_cannot_load_fails_with_the_loaders_error_and_is_rolled_bac
     assert remote_head(verify_env.repo) != broken
     release = remote_yaml(verify_env.repo, "environments/dev/digits/release.yaml")
     assert release["model"]["version"] == "3"
+
+
+def test_a_release_without_a_model_fails_when_its_startup_probe_gives_up(
+    verify_env: VerifyEnv, cli: CliRunner, tmp_path: Path
+) -> None:
+    # plain tensorflow/serving and no artifact: the server waits for a version that never
+    # comes (TF Serving's real behaviour); the startup probe gives up, the kubelet restarts it
+    verify_env.publish(deployment(version="3"), service())
+    verify_env.sync()
+    assert cli(*verify_env.verify_args(), cwd=verify_env.root).exit_code == 0
+    empty = tmp_path / "no-model"
+    empty.mkdir()
+    objects = deployment(version="4", model_dir=empty)
+    container = objects["spec"]["template"]["spec"]["containers"][0]
+    container["args"] = [
+        a.replace("--model_base_path=/models", "--model_base_path=/models/model")
+        for a in container["args"]
+    ]
+    container["startupProbe"] = {
+        "httpGet": {"path": "/v1/models/digits", "port": "http"},
+        "periodSeconds": 1,
+        "failureThreshold": 10,  # real TF Serving opens its REST port only once a model loaded
+    }
+    verify_env.write_config(model={})
+    broken = verify_env.publish(objects, service())
+    verify_env.sync()
+    started = time.monotonic()
+    result = cli(*verify_env.verify_args("--rollback-on-failure"), cwd=verify_env.root)
+    assert result.exit_code == 1, result.stderr
+    assert time.monotonic() - started < 90
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:CrashLoop"
+    assert "Could not find base path" in result.stderr  # the server's own log, in the tail
+    assert result.json["rollback"][0]["ok"] is True, result.stderr
+    assert remote_head(verify_env.repo) != broken
+    release = remote_yaml(verify_env.repo, "environments/dev/digits/release.yaml")
+    assert release["model"]["version"] == "3"
