@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import urllib.error
+import urllib.request
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     pull.add_argument("--plain-http", action="store_true")
     pull.add_argument("--registry-config")
     args = parser.parse_args(argv)
+    unreachable = _unreachable(args.reference, plain_http=args.plain_http)
+    if unreachable:
+        # the oras CLI fails at once; the SDK would retry for minutes with growing sleeps
+        print(f"Error: failed to pull {args.reference}: {unreachable}", file=sys.stderr)
+        return 1
     import oras.client
 
     logging.getLogger("oras").setLevel(logging.ERROR)
@@ -38,6 +45,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Downloaded {name}", flush=True)
     print(f"Pulled {args.reference}", flush=True)
     return 0
+
+
+def _unreachable(reference: str, *, plain_http: bool) -> str:
+    """Why the reference's registry cannot be reached ("" when it answers at all)."""
+    host = reference.split("/", 1)[0]
+    url = f"{'http' if plain_http else 'https'}://{host}/v2/"
+    try:
+        with urllib.request.urlopen(url, timeout=5):  # noqa: S310 (http(s) only)
+            return ""
+    except urllib.error.HTTPError:
+        return ""  # 401/403/404: it answers; the pull itself says what is wrong
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f'Get "{url}": dial tcp {host}: connect: {reason}'
 
 
 if __name__ == "__main__":

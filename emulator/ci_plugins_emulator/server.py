@@ -325,7 +325,7 @@ class RunningCluster:
     def stop(self) -> None:
         if self._stop is not None:
             self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        self._thread.join(30)  # the kubelet stops its pods' processes first
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run fn on the emulator's loop (thread-safe access to the in-memory state)."""

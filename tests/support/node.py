@@ -127,6 +127,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
         yield Node(running=running, simulator=simulator, client=client, root=tmp_path / "node")
     finally:
         running.stop()
+        simulator.kubelet.stop_all()
         client.http.clear()
 
 

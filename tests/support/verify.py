@@ -307,3 +307,4 @@ def verify_env(tmp_path: Path) -> Iterator[VerifyEnv]:
         yield env
     finally:
         running.stop()
+        simulator.kubelet.stop_all()  # nothing outlives the test, even if the stop timed out
