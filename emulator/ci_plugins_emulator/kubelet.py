@@ -10,6 +10,7 @@ ServiceMonitor setup gives (namespace, pod, container and the pod's labels).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -54,19 +55,25 @@ class Kubelet:
     _flush: asyncio.Task[None] | None = None
     _emitted: set[tuple[str, str, str]] = field(default_factory=set)
     _targets: str = ""
+    _stopping: set[PodWorker] = field(default_factory=set)  # deleted pods still stopping
 
     def sync(self, pods: list[Obj]) -> list[Obj]:
         """Start workers for new pods, stop those of deleted pods; the pods not run here."""
         alive = {p["metadata"]["uid"]: p for p in pods}
         for uid in [u for u in self.workers if u not in alive]:
             worker = self.workers.pop(uid)
-            asyncio.get_running_loop().create_task(worker.stop())
+            self._stopping.add(worker)
+            task = asyncio.get_running_loop().create_task(worker.stop())
+            task.add_done_callback(functools.partial(self._stopped, worker))
             self._dirty.discard(uid)
             self._schedule()
         for uid, pod in alive.items():
             if uid not in self.workers:
                 self._start(pod)
         return []
+
+    def _stopped(self, worker: PodWorker, _task: asyncio.Task[None]) -> None:
+        self._stopping.discard(worker)
 
     def _start(self, pod: Obj) -> None:
         meta = pod["metadata"]
@@ -133,11 +140,12 @@ class Kubelet:
         )
 
     def stop_all(self) -> None:
-        for worker in self.workers.values():
+        for worker in [*self.workers.values(), *self._stopping]:
             worker.kill_now()
 
     async def shutdown(self) -> None:
-        await asyncio.gather(*(w.stop() for w in self.workers.values()), return_exceptions=True)
+        everyone = [*self.workers.values(), *self._stopping]
+        await asyncio.gather(*(w.stop() for w in everyone), return_exceptions=True)
         self.workers.clear()
         self._write_targets()
 

@@ -42,7 +42,7 @@ def free_port() -> int:
         return port
 
 
-@dataclass
+@dataclass(eq=False)  # workers are told apart by identity (kubelet keeps sets of them)
 class PodWorker:
     pod: Obj
     root: Path  # this pod's directory
