@@ -29,6 +29,11 @@ def test_the_demo_runs_the_whole_loop_and_rolls_back_the_bad_release() -> None:
     assert log.count("healthy: dev/digits") == 2, "before the bad release and after the rollback"
     assert "healthy: staging/digits" in log
     assert "CrashLoop" in log
+    # the bad release is a real bad model: the loader's own error is in verify's log tail
+    assert "Error parsing message with type 'tensorflow.SavedModel'" in log
+    # the smoke request and the proxy return the trained SavedModel's own predictions
+    assert "predictions through the Service proxy equal the SavedModel's own" in log
+    assert "Prometheus: :tensorflow:serving:request_count = " in log
     assert "rolled digits back in dev" in log
     bare = REPO / "demo-output" / "environments.git"
     subjects = subprocess.run(

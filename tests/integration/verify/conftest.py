@@ -1,0 +1,11 @@
+from pathlib import Path
+
+import pytest
+
+from tests.support.models import tiny_savedmodel
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real SavedModel (version 3) for tensorflow/serving pods, built once per session."""
+    return tiny_savedmodel(tmp_path_factory.mktemp("model"))
