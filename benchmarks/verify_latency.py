@@ -27,11 +27,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+
 from ci_plugins_emulator.cluster import start  # noqa: E402
-from ci_plugins_emulator.kubelet import Timing  # noqa: E402
 from ci_plugins_emulator.server import RunningCluster, write_kubeconfig  # noqa: E402
+from ci_plugins_emulator.timing import Timing  # noqa: E402
 
 from tests.support.envrepo import make_bare_repo  # noqa: E402
+from tests.support.node import FAST, WEB_DIR, WEB_IMAGE  # noqa: E402
 from tests.support.verify import (  # noqa: E402
     APP,
     NAMESPACE,
@@ -44,7 +46,7 @@ KUBECTL = ROOT / ".tools" / "bin" / "kubectl"
 
 
 def setup(tmp: Path, timing: Timing, **verify: Any) -> VerifyEnv:
-    running, simulator = start(timing)
+    running, simulator = start(tmp / "node", timing, run_images={WEB_IMAGE: WEB_DIR})
     env = VerifyEnv(
         root=tmp,
         running=running,
@@ -123,9 +125,9 @@ def _all_ready(pods: list[dict[str, Any]]) -> bool:
 
 def crash_latency(watch: bool) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        env = setup(Path(tmp), Timing(ready_after=1.0, crash_after=6.0), watch=watch)
+        env = setup(Path(tmp), FAST, watch=watch)
         try:
-            env.publish(deployment(simulate="crashloop"), service())
+            env.publish(deployment(fault="crashloop"), service())
             env.sync()
             crashed = first_time(env.running, _crashing)
             code, exited = run_verify(env)
@@ -140,9 +142,10 @@ def crash_latency(watch: bool) -> float:
 def ready_latency(watch: bool) -> tuple[float, float | None]:
     """(verify's latency, kubectl rollout status's latency) from the last pod Ready."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = setup(Path(tmp), Timing(ready_after=6.0), watch=watch)
+        env = setup(Path(tmp), FAST, watch=watch)
         try:
-            env.publish(deployment(), service())
+            # the init container runs 6 s: verify is already waiting when the pods turn Ready
+            env.publish(deployment(replicas=2, init=True, init_seconds=6.0), service())
             env.sync()
             ready = first_time(env.running, _all_ready)
             kubectl_exit: list[float] = []
@@ -184,9 +187,9 @@ def _kubectl(env: VerifyEnv) -> float:
 def requests_per_minute(watch: bool, seconds: float, *, resync: float = 10) -> float:
     """Client requests per minute during one verify run that waits `seconds` and times out."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = setup(Path(tmp), Timing(ready_after=0.5), watch=watch, resync_interval=resync)
+        env = setup(Path(tmp), FAST, watch=watch, resync_interval=resync)
         try:
-            env.publish(deployment(simulate="not-ready"), service())
+            env.publish(deployment(fault="not-ready"), service())
             env.sync()
             started = time.monotonic()
             _, exited = run_verify(env, timeout=seconds)

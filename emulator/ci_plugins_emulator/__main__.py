@@ -1,16 +1,22 @@
 """LOCAL CLUSTER EMULATOR command line (tests and the demo only; not part of ci-plugins' CLI).
 
-ci-plugins-emulator up   --state-dir DIR            # background server + DIR/kubeconfig
+ci-plugins-emulator up   --state-dir DIR [--run-image IMAGE=DIR ...]
+    Starts, in the background, the Kubernetes API emulator with its controllers and a
+    kubelet running pods as local processes, a local OCI registry (docker-registry) and
+    Prometheus (scraping the pods every second); writes DIR/cluster.json
+    {"kubeconfig", "api", "registry", "prometheus"} and DIR/kubeconfig.
 ci-plugins-emulator sync --state-dir DIR --env-repo URL --env ENV [--app APP]
-                                   [--namespace NS | --config ci-plugins.yaml]
+                         [--namespace NS | --config ci-plugins.yaml] [--watch [--interval S]]
+    Plays Argo CD: applies the environment's committed manifests once, or with --watch
+    polls the env repo every few seconds and applies each new commit (until stopped).
 ci-plugins-emulator down --state-dir DIR
-ci-plugins-emulator serve --state-dir DIR           # foreground (what `up` runs)
+    Stops everything `up` started.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -18,10 +24,9 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-from ci_plugins.verify.readiness.model import ObjectRef
 from ci_plugins_emulator import LABEL
+from ci_plugins_emulator.images import parse_run_image
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,18 +36,21 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("up", "serve", "down", "sync"):
-        sub = commands.add_parser(name)
+    for name, summary in (
+        ("up", "start the local platform in the background"),
+        ("serve", "run the local platform in the foreground (what `up` runs)"),
+        ("down", "stop what `up` started"),
+        ("sync", "play Argo CD: apply an environment's committed manifests"),
+    ):
+        sub = commands.add_parser(name, help=summary, description=summary)
         sub.add_argument("--state-dir", type=Path, required=True)
         if name in ("up", "serve"):
             sub.add_argument(
-                "--ready-after", type=float, default=2.0, help="seconds until pods are ready"
-            )
-            sub.add_argument(
-                "--crash-after",
-                type=float,
-                default=4.0,
-                help="seconds until a crashloop pod crashes",
+                "--run-image",
+                action="append",
+                default=[],
+                metavar="IMAGE=DIR",
+                help="pods of IMAGE run their own command and args in DIR (repeatable)",
             )
         if name == "sync":
             sub.add_argument("--env-repo", required=True)
@@ -51,23 +59,38 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--branch", default="main")
             sub.add_argument("--namespace")
             sub.add_argument("--config", type=Path)
+            sub.add_argument("--watch", action="store_true", help="keep syncing new commits")
+            sub.add_argument(
+                "--interval", type=float, default=3.0, help="seconds between polls (--watch)"
+            )
     args = parser.parse_args(argv)
     state: Path = args.state_dir.resolve()
+    if args.command in ("up", "serve"):
+        try:
+            for spec in args.run_image:
+                parse_run_image(spec)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "up":
         return _up(state, args)
     if args.command == "serve":
         return _serve(state, args)
     if args.command == "down":
         return _down(state)
-    return _sync(state, args)
+    from ci_plugins_emulator.syncing import run_sync
+
+    return run_sync(state, args)
 
 
 def _up(state: Path, args: argparse.Namespace) -> int:
     state.mkdir(parents=True, exist_ok=True)
     if _alive(state):
-        print(f"{LABEL} already running; KUBECONFIG={state / 'kubeconfig'}", file=sys.stderr)
+        print(f"{LABEL} already running; see {state / 'cluster.json'}", file=sys.stderr)
         return 0
-    (state / "kubeconfig").unlink(missing_ok=True)
+    for name in ("kubeconfig", "cluster.json", "url"):
+        (state / name).unlink(missing_ok=True)
+    images = [a for spec in args.run_image for a in ("--run-image", spec)]
     with (state / "emulator.log").open("ab") as log:
         proc = subprocess.Popen(
             [
@@ -77,47 +100,71 @@ def _up(state: Path, args: argparse.Namespace) -> int:
                 "serve",
                 "--state-dir",
                 str(state),
-                "--ready-after",
-                str(args.ready_after),
-                "--crash-after",
-                str(args.crash_after),
+                *images,
             ],
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    for _ in range(300):
-        if (state / "kubeconfig").exists():
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if (state / "cluster.json").exists():
             print(
-                f"{LABEL} running (pid {proc.pid}); export KUBECONFIG={state / 'kubeconfig'}",
+                f"{LABEL} running (pid {proc.pid}): {state / 'cluster.json'}; "
+                f"export KUBECONFIG={state / 'kubeconfig'}",
                 file=sys.stderr,
             )
             return 0
         if proc.poll() is not None:
             break
         time.sleep(0.1)
-    print(f"{LABEL} did not start; see {state / 'emulator.log'}", file=sys.stderr)
+    tail = (state / "emulator.log").read_text(errors="replace")[-1500:]
+    print(f"{LABEL} did not start; {state / 'emulator.log'} ends:\n{tail}", file=sys.stderr)
     return 3
 
 
 def _serve(state: Path, args: argparse.Namespace) -> int:
     from ci_plugins_emulator.cluster import start
-    from ci_plugins_emulator.kubelet import Timing
+    from ci_plugins_emulator.localplatform import PlatformError, start_prometheus, start_registry
     from ci_plugins_emulator.server import write_kubeconfig
 
     state.mkdir(parents=True, exist_ok=True)
-    running, _ = start(Timing(ready_after=args.ready_after, crash_after=args.crash_after))
+    run_images = dict(parse_run_image(spec) for spec in args.run_image)
+    services = []
+    try:
+        services.append(registry := start_registry(state))
+        services.append(prometheus := start_prometheus(state))
+    except PlatformError as exc:
+        for service in services:
+            service.stop()
+        print(f"{LABEL} {exc}", file=sys.stderr, flush=True)
+        return 3
+    running, simulator = start(
+        state, run_images=run_images, targets_file=state / "prometheus" / "targets.json"
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     (state / "emulator.pid").write_text(f"{os.getpid()}\n", encoding="utf-8")
     (state / "url").write_text(running.url + "\n", encoding="utf-8")
-    write_kubeconfig(state / "kubeconfig", running.url)
-    print(f"{LABEL} serving the emulated Kubernetes API on {running.url}", flush=True)
+    kubeconfig = write_kubeconfig(state / "kubeconfig", running.url)
+    cluster = {
+        "kubeconfig": str(kubeconfig),
+        "api": running.url,
+        "registry": registry.address,
+        "prometheus": f"http://{prometheus.address}",
+    }
+    tmp = state / "cluster.json.tmp"
+    tmp.write_text(json.dumps(cluster, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, state / "cluster.json")
+    print(f"{LABEL} serving {json.dumps(cluster)}", flush=True)
     stop.wait()
-    running.stop()
-    for name in ("kubeconfig", "url", "emulator.pid"):
+    running.stop()  # the kubelet stops its pods' processes first
+    simulator.kubelet.stop_all()
+    for service in services:
+        service.stop()
+    for name in ("kubeconfig", "url", "cluster.json", "emulator.pid"):
         (state / name).unlink(missing_ok=True)
     print(f"{LABEL} stopped", flush=True)
     return 0
@@ -141,66 +188,11 @@ def _down(state: Path) -> int:
         print(f"{LABEL} is not running in {state}", file=sys.stderr)
         return 0
     os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        if _alive(state) is None or not (state / "emulator.pid").exists():
-            break
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(state) is not None:
         time.sleep(0.1)
     print(f"{LABEL} stopped (pid {pid})", file=sys.stderr)
     return 0
-
-
-def _sync(state: Path, args: argparse.Namespace) -> int:
-    from ci_plugins.config.models import load_config
-    from ci_plugins.errors import CiPluginsError
-    from ci_plugins.verify.committed import read_committed
-    from ci_plugins_emulator.argocd import sync
-
-    url_file = state / "url"
-    if not url_file.exists():
-        print(
-            f"{LABEL} is not running: run `ci-plugins-emulator up --state-dir {state}`",
-            file=sys.stderr,
-        )
-        return 3
-    try:
-        config = load_config(args.config) if args.config else None
-        committed = read_committed(
-            args.env_repo, branch=args.branch, env=args.env, app=args.app, config=config
-        )
-    except CiPluginsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    for app in committed.apps:
-        objects = {r: o for r, o in committed.objects.items() if committed.app_of[r] == app}
-        if args.namespace:
-            objects = {
-                _in_namespace(r, args.namespace): _set_ns(o, args.namespace)
-                for r, o in objects.items()
-            }
-        namespace = next(iter(objects)).namespace if objects else "default"
-        changes = sync(
-            url_file.read_text().strip(),
-            objects=objects,
-            commit=committed.commit,
-            env=committed.env,
-            app=app,
-            namespace=namespace,
-            repo_url=args.env_repo,
-        )
-        print(
-            f"{LABEL} Argo CD (emulated) synced {committed.env}/{app} to {committed.commit[:12]}: "
-            + ", ".join(changes),
-            file=sys.stderr,
-        )
-    return 0
-
-
-def _in_namespace(ref: ObjectRef, namespace: str) -> ObjectRef:
-    return dataclasses.replace(ref, namespace=namespace)
-
-
-def _set_ns(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
-    return {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": namespace}}
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Applies the committed manifests of env/app to the emulated API (create, replace, prune what
 the previous sync applied and this one does not), then records the sync in an Argo CD
-`Application` (argocd/<app>-<env>): sync.revision = the commit, Synced, operationState
-Succeeded with finishedAt, reconciledAt. The simulator then keeps its health up to date.
+`Application` (argocd/<app>-<env>) shaped as Argo CD's: sync {status, revision, comparedTo},
+operationState {phase Succeeded, finishedAt, syncResult}, resources, history, reconciledAt.
+The simulator then keeps its health (and each resource's) up to date, by Argo CD's rules.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _sync(
     name = f"{app}-{env}"
     application = client.get(f"{app_path}/{name}")
     previous = [
-        ObjectRef(**r) for r in ((application or {}).get("status") or {}).get("resources") or []
+        _ref_of(r) for r in ((application or {}).get("status") or {}).get("resources") or []
     ]
     changes = [_apply(client, ref, obj) for ref, obj in objects.items()]
     for ref in previous:
@@ -96,22 +97,48 @@ def _sync(
             client.request("DELETE", api_path(ref.api_version, ref.kind, ref.namespace, ref.name))
             changes.append(f"pruned {ref}")
     stamp = now_iso()
+    source = {
+        "repoURL": repo_url,
+        "path": f"environments/{env}/{app}/manifests",
+        "targetRevision": "HEAD",
+    }
+    destination = {"server": "https://kubernetes.default.svc", "namespace": namespace}
+    old = (application or {}).get("status") or {}
+    history = list(old.get("history") or [])
+    if not history or history[-1].get("revision") != commit:
+        history.append(
+            {"id": len(history), "revision": commit, "deployedAt": stamp, "source": source}
+        )
     status = {
         "sync": {
             "status": "Synced",
             "revision": commit,
-            "comparedTo": {"source": {"repoURL": repo_url}},
+            "comparedTo": {"source": source, "destination": destination},
         },
         "operationState": {
+            "operation": {"sync": {"revision": commit}},
             "phase": "Succeeded",
             "message": "successfully synced (all tasks run)",
             "startedAt": stamp,
             "finishedAt": stamp,
-            "syncResult": {"revision": commit},
+            "syncResult": {
+                "revision": commit,
+                "source": source,
+                "resources": [
+                    {**_resource(ref), "status": "Synced", "message": change, "syncPhase": "Sync"}
+                    for ref, change in zip(objects, changes, strict=False)
+                ],
+            },
         },
         "reconciledAt": stamp,
         "health": {"status": "Progressing"},
-        "resources": [vars(ref) for ref in objects],
+        "resources": [
+            {**_resource(ref), "status": "Synced", "health": {"status": "Progressing"}}
+            for ref in objects
+        ],
+        "history": history[-10:],
+        "sourceType": "Directory",
+        "summary": {"images": sorted(_images(objects.values()))},
     }
     body: Obj = {
         "apiVersion": "argoproj.io/v1alpha1",
@@ -138,6 +165,58 @@ def _sync(
             replace_patch({"status": application.get("status")}, {"status": status}),
         )
     return changes
+
+
+def record_failure(url: str, *, env: str, app: str, message: str, repo_url: str = "") -> None:
+    """Record a commit that could not be applied: OutOfSync, a ComparisonError condition."""
+    client = EmulatorClient(url)
+    app_path = api_path("argoproj.io/v1alpha1", "Application", APP_NAMESPACE)
+    name = f"{app}-{env}"
+    application = client.get(f"{app_path}/{name}")
+    if application is None:
+        return
+    stamp = now_iso()
+    status = dict(application.get("status") or {})
+    status["sync"] = {**(status.get("sync") or {}), "status": "OutOfSync"}
+    status["conditions"] = [
+        {"type": "ComparisonError", "message": message, "lastTransitionTime": stamp}
+    ]
+    status["reconciledAt"] = stamp
+    client.must(
+        "PATCH",
+        f"{app_path}/{name}/status",
+        replace_patch({"status": application.get("status")}, {"status": status}),
+    )
+
+
+def _resource(ref: ObjectRef) -> Obj:
+    return {
+        "group": ref.group,
+        "version": ref.version,
+        "kind": ref.kind,
+        "namespace": ref.namespace,
+        "name": ref.name,
+    }
+
+
+def _ref_of(resource: Obj) -> ObjectRef:
+    group, version = resource.get("group") or "", resource.get("version") or "v1"
+    return ObjectRef(
+        api_version=f"{group}/{version}" if group else version,
+        kind=str(resource.get("kind")),
+        namespace=str(resource.get("namespace") or ""),
+        name=str(resource.get("name")),
+    )
+
+
+def _images(objects: Any) -> set[str]:
+    found = set()
+    for obj in objects:
+        pod = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for container in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+            if container.get("image"):
+                found.add(str(container["image"]))
+    return found
 
 
 def _apply(client: EmulatorClient, ref: ObjectRef, obj: Obj) -> str:

@@ -1,20 +1,24 @@
 """The emulated API server: kmock's KubernetesEmulator plus what verify needs of a real one.
 
-Adds: resource declarations (so lists answer before anything is stored), pods/log, the
-service proxy to an emulated TensorFlow Serving, injectable faults (HTTP 5xx, watch 410
-Gone), and a count of client requests (the simulator's own requests are not counted).
+Adds: resource declarations (so lists answer before anything is stored), pods/log from the
+kubelet's real container output, the service proxy forwarding to a ready endpoint's real
+process, injectable faults (HTTP 5xx, watch 410 Gone), a count of client requests (the
+simulator's own requests are not counted), and `changed`, set on every write, which wakes
+the controllers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp.web
 import attrs
@@ -22,6 +26,10 @@ import kmock
 from kmock._internal import k8s, rendering
 
 from ci_plugins_emulator import LABEL
+from ci_plugins_emulator.shapes import now_iso
+
+if TYPE_CHECKING:
+    from ci_plugins_emulator.kubelet import Kubelet
 
 SIMULATOR_AGENT = "ci-plugins-emulator-simulator"
 RESOURCES = {
@@ -65,8 +73,9 @@ class EmulatedCluster(k8s.KubernetesEmulator):
 
     client_requests: list[tuple[float, str, str]] = attrs.field(factory=list)
     faults: list[Fault] = attrs.field(factory=list)
-    logs: dict[tuple[str, str], list[str]] = attrs.field(factory=dict)
-    model_answer: Callable[[str, str, str, Any], tuple[int, Any]] | None = None
+    node: Kubelet | None = None
+    changed: asyncio.Event = attrs.field(factory=asyncio.Event)
+    _turn: itertools.count[int] = attrs.field(factory=itertools.count)
 
     def declare_resources(self) -> None:
         # Full discovery info, so kubectl (the benchmark's baseline) resolves the kinds too.
@@ -96,16 +105,41 @@ class EmulatedCluster(k8s.KubernetesEmulator):
             if fault is not None:
                 request_gone = _GoneAfter(fault.watch_gone_after or 0.0)
                 self._gone[id(request)] = request_gone
+        if request.action == kmock.action.CREATE and isinstance(request.data, dict):
+            # as an API server: every new object gets a uid and a creation time
+            meta = request.data.setdefault("metadata", {})
+            meta.setdefault("uid", str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", now_iso())
         match = PROXY.match(path)
         if match:
             return await self._proxy(request, *match.groups())
         match = POD_LOG.match(path)
         if match:
-            lines = self.logs.get((match.group(1), match.group(2)), [])
-            tail = int(request.params.get("tailLines", "0") or 0)
-            text = "\n".join(lines[-tail:] if tail else lines)
-            return aiohttp.web.Response(text=text + ("\n" if text else ""))
-        return await super()._handle(request)
+            return self._log(request, match.group(1), match.group(2))
+        try:
+            return await super()._handle(request)
+        finally:
+            if request.method.value not in ("GET", "HEAD", "OPTIONS"):
+                self.changed.set()
+
+    def _log(self, request: rendering.Request, namespace: str, pod: str) -> aiohttp.web.Response:
+        from ci_plugins_emulator.kubelet import LogError
+
+        if self.node is None:
+            return _status(404, f'pods "{pod}" not found', reason="NotFound")
+        try:
+            text = self.node.read_log(
+                namespace,
+                pod,
+                request.params.get("container"),
+                previous=request.params.get("previous") in ("true", "True", "1"),
+            )
+        except LogError as exc:
+            return _status(400, str(exc), reason="BadRequest", label=False)
+        tail = int(request.params.get("tailLines", "0") or 0)
+        if tail:
+            text = "".join(text.splitlines(keepends=True)[-tail:])
+        return aiohttp.web.Response(text=text)
 
     _gone: dict[int, _GoneAfter] = attrs.field(factory=dict)
 
@@ -161,18 +195,90 @@ class EmulatedCluster(k8s.KubernetesEmulator):
     async def _proxy(
         self, request: rendering.Request, namespace: str, service: str, port: str | None, rest: str
     ) -> aiohttp.web.StreamResponse:
-        if self.model_answer is None:
-            return _status(503, f"no endpoints available for service {service!r}")
-        body = None
-        if request.body:
-            try:
-                body = json.loads(request.body)
-            except ValueError:
-                return _status(400, "request body is not JSON")
-        code, answer = self.model_answer(namespace, service, rest, body)
-        if code != 200:
-            return _status(code, str(answer))
-        return aiohttp.web.json_response(answer)
+        """Forward to a ready endpoint of the Service, as the API server's proxy does."""
+        svc = self._object("services", namespace, service)
+        if svc is None:
+            return _status(404, f'services "{service}" not found', reason="NotFound", label=False)
+        spec = svc.get("spec") or {}
+        ports = spec.get("ports") or []
+        wanted = next((p for p in ports if port in (None, p.get("name"), str(p.get("port")))), None)
+        target = self._endpoint(namespace, spec.get("selector") or {}, wanted)
+        if target is None:
+            return _status(503, f'no endpoints available for service "{service}"', label=False)
+        url = f"http://127.0.0.1:{target}/{rest}"
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() in ("content-type", "accept")
+        }
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
+                session.request(
+                    request.method.value,
+                    url,
+                    params=dict(request.params),
+                    data=request.body or None,
+                    headers=headers,
+                ) as resp,
+            ):
+                body = await resp.read()
+                return aiohttp.web.Response(
+                    body=body,
+                    status=resp.status,
+                    headers={"Content-Type": resp.headers.get("Content-Type", "text/plain")},
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return _status(
+                503,
+                f"error trying to reach service: dial tcp 127.0.0.1:{target}: {exc}",
+                label=False,
+            )
+
+    def _object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        for (resource, ns, obj_name), obj in self.objects.items():
+            if (
+                resource.plural == plural
+                and ns == namespace
+                and obj_name == name
+                and not obj.deleted
+            ):
+                return dict(obj.raw)
+        return None
+
+    def _endpoint(
+        self, namespace: str, selector: dict[str, Any], port: dict[str, Any] | None
+    ) -> int | None:
+        """The loopback port of the next ready pod behind the selector (round robin)."""
+        if self.node is None or not selector or port is None:
+            return None
+        target = port.get("targetPort", port.get("port"))
+        candidates = []
+        for (resource, ns, name), obj in sorted(self.objects.items(), key=lambda i: str(i[0])):
+            if resource.plural != "pods" or ns != namespace or obj.deleted:
+                continue
+            raw = obj.raw
+            labels = raw.get("metadata", {}).get("labels") or {}
+            if any(labels.get(k) != v for k, v in selector.items()) or not _ready(raw):
+                continue
+            worker = self.node.worker(namespace, str(name))
+            if worker is None:
+                continue
+            host = (
+                worker.host_port(int(str(target)))
+                if isinstance(target, int) or str(target).isdigit()
+                else worker.named_port(str(target))
+            )
+            if host is not None:
+                candidates.append(host)
+        if not candidates:
+            return None
+        return candidates[next(self._turn) % len(candidates)]
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 @dataclass
@@ -180,15 +286,17 @@ class _GoneAfter:
     after: float
 
 
-def _status(code: int, message: str) -> aiohttp.web.Response:
+def _status(
+    code: int, message: str, *, reason: str = "", label: bool = True
+) -> aiohttp.web.Response:
     return aiohttp.web.json_response(
         {
             "apiVersion": "v1",
             "kind": "Status",
             "metadata": {},
             "status": "Failure",
-            "message": f"{LABEL} {message}",
-            "reason": "ServiceUnavailable" if code == 503 else "BadRequest",
+            "message": f"{LABEL} {message}" if label else message,
+            "reason": reason or ("ServiceUnavailable" if code == 503 else "BadRequest"),
             "code": code,
         },
         status=code,

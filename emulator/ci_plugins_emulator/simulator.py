@@ -1,24 +1,29 @@
-"""LOCAL CLUSTER EMULATOR: plays the Deployment/ReplicaSet controllers, the kubelet, EndpointSlices,
-the cluster autoscaler's events, Argo CD's health and TensorFlow Serving's REST answers.
+"""LOCAL CLUSTER EMULATOR: plays the Deployment/ReplicaSet/Job controllers, the scheduler,
+EndpointSlices and Argo CD's health; the kubelet (kubelet.py) runs the pods as processes.
 
 It reads kmock's in-memory objects and writes through the emulator's own HTTP API, so every
-change reaches watches like a real controller's would. A pod template annotated
-`ci-plugins.dev/simulate: <mode>` misbehaves: crashloop, oom, image-not-found,
-invalid-image, config-error, init-crash, not-ready, unschedulable-gpu (no scale-up) or
-unschedulable-gpu-scaleup (a node arrives after `scale_up_after` seconds).
+change reaches watches like a real controller's would. It is event-driven: a pass over the
+objects runs when something was written (by a client, a controller or the kubelet) and
+otherwise only every `Timing.resync` seconds (progress deadlines), so an idle cluster costs
+nothing. What cannot happen for real here is simulated by a pod template annotation
+`ci-plugins.dev/simulate: <mode>`: `unschedulable-gpu` (no GPU node ever comes),
+`unschedulable-gpu-scaleup` (a GPU node arrives after `Timing.scale_up_after` seconds) and
+`oom` (the container's process is killed as OOMKilled shortly after it starts).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ci_plugins_emulator import LABEL
-from ci_plugins_emulator.kubelet import Timing, pod_status
+from ci_plugins_emulator.kubelet import Kubelet, NodeApi
 from ci_plugins_emulator.server import EmulatedCluster
 from ci_plugins_emulator.shapes import (
     api_path,
@@ -27,11 +32,12 @@ from ci_plugins_emulator.shapes import (
     replace_patch,
     uid_for,
 )
+from ci_plugins_emulator.timing import Timing
 
 log = logging.getLogger("ci_plugins_emulator")
 Obj = dict[str, Any]
 SIMULATE = "ci-plugins.dev/simulate"
-MODEL_VERSION = "ci-plugins.dev/model-version"
+INDEX = "batch.kubernetes.io/job-completion-index"
 GPU_MESSAGE = (
     "0/3 nodes are available: 3 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are "
     "available: 3 No preemption victims found for incoming pod."
@@ -41,22 +47,43 @@ GPU_MESSAGE = (
 @dataclass
 class Simulator:
     cluster: EmulatedCluster
+    root: Path
     timing: Timing = field(default_factory=Timing)
+    run_images: dict[str, Path] = field(default_factory=dict)
+    targets_file: Path | None = None
     born: dict[str, float] = field(default_factory=dict)
     emitted: set[str] = field(default_factory=set)
     counter: int = 0
+    passes: int = 0
+    kubelet: Kubelet = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.kubelet = Kubelet(
+            api=NodeApi(objects=self.objects, set_status=self.set_status, create=self.create),
+            root=self.root,
+            run_images=self.run_images,
+            timing=self.timing,
+            targets_file=self.targets_file,
+        )
 
     async def run(self) -> None:
-        self.cluster.model_answer = self.answer_model
+        self.cluster.node = self.kubelet
+        wake = self.cluster.changed
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                await self.tick(loop.time())
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep simulating; the log tells what went wrong
-                log.exception("%s simulator tick failed", LABEL)
-            await asyncio.sleep(self.timing.tick)
+        try:
+            while True:
+                wake.clear()
+                try:
+                    await self.tick(loop.time())
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # keep controlling; the log tells what went wrong
+                    log.exception("%s controller pass failed", LABEL)
+                self.passes += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.timing.resync)
+        finally:
+            await self.kubelet.shutdown()
 
     # -- reading and writing the emulated API -----------------------------------------
     def objects(self, plural: str, namespace: str | None = None) -> list[Obj]:
@@ -98,8 +125,7 @@ class Simulator:
             await self.deployment(dep, now)
         for rs in self.objects("replicasets"):
             await self.replicaset(rs)
-        for pod in self.objects("pods"):
-            await self.kubelet(pod, now)
+        self.kubelet.sync(await self.schedule(self.objects("pods"), now))
         for svc in self.objects("services"):
             await self.service(svc)
         for hpa in self.objects("horizontalpodautoscalers"):
@@ -281,50 +307,46 @@ class Simulator:
             "status": {"phase": "Pending", "qosClass": "BestEffort"},
         }
 
-    async def kubelet(self, pod: Obj, now: float) -> None:
-        meta = pod["metadata"]
-        born = self.born.setdefault(meta["uid"], now)
-        age = now - born
-        mode = (meta.get("annotations") or {}).get(SIMULATE, "")
-        t = self.timing
-        if mode.startswith("unschedulable-gpu"):
-            scaled = mode.endswith("scaleup") and age >= t.scale_up_after
-            if not scaled:
-                await self._event(
-                    pod, "FailedScheduling", GPU_MESSAGE, "default-scheduler", warning=True
-                )
-                if mode.endswith("scaleup"):
-                    await self._event(
-                        pod,
-                        "TriggeredScaleUp",
-                        "pod triggered scale-up: [{gpu-pool 1->2 (max: 4)}]",
-                        "cluster-autoscaler",
-                    )
-                else:
-                    await self._event(
-                        pod,
-                        "NotTriggerScaleUp",
-                        "pod didn't trigger scale-up: 1 max node group size reached",
-                        "cluster-autoscaler",
-                    )
-                await self.set_status(
-                    pod,
-                    {
-                        "phase": "Pending",
-                        "qosClass": "BestEffort",
-                        "conditions": [
-                            _condition("PodScheduled", "False", "Unschedulable", GPU_MESSAGE)
-                        ],
-                    },
-                )
-                return
-            age -= t.scale_up_after
-        logs = self.cluster.logs.setdefault((meta["namespace"], meta["name"]), [])
-        await self.set_status(pod, pod_status(pod, mode, age, t, logs))
-        if mode in ("crashloop", "oom", "init-crash") and age >= t.crash_after:
+    async def schedule(self, pods: list[Obj], now: float) -> list[Obj]:
+        """The scheduler: every pod binds to the one node, except in the simulated GPU modes
+        (a GPU node cannot come here); returns the pods the kubelet runs."""
+        bound = []
+        for pod in pods:
+            meta = pod["metadata"]
+            mode = (meta.get("annotations") or {}).get(SIMULATE, "")
+            age = now - self.born.setdefault(meta["uid"], now)
+            if mode.startswith("unschedulable-gpu") and not (
+                mode.endswith("scaleup") and age >= self.timing.scale_up_after
+            ):
+                await self._unschedulable(pod, scale_up=mode.endswith("scaleup"))
+                continue
+            bound.append(pod)
+        return bound
+
+    async def _unschedulable(self, pod: Obj, *, scale_up: bool) -> None:
+        await self._event(pod, "FailedScheduling", GPU_MESSAGE, "default-scheduler", warning=True)
+        if scale_up:
             await self._event(
-                pod, "BackOff", "Back-off restarting failed container", "kubelet", warning=True
+                pod,
+                "TriggeredScaleUp",
+                "pod triggered scale-up: [{gpu-pool 1->2 (max: 4)}]",
+                "cluster-autoscaler",
             )
+        else:
+            await self._event(
+                pod,
+                "NotTriggerScaleUp",
+                "pod didn't trigger scale-up: 1 max node group size reached",
+                "cluster-autoscaler",
+            )
+        await self.set_status(
+            pod,
+            {
+                "phase": "Pending",
+                "qosClass": "BestEffort",
+                "conditions": [_condition("PodScheduled", "False", "Unschedulable", GPU_MESSAGE)],
+            },
+        )
 
     async def _event(
         self, obj: Obj, reason: str, message: str, component: str, *, warning: bool = False
@@ -395,63 +417,140 @@ class Simulator:
             await self.patch(existing[0], {"endpoints": endpoints})
 
     async def job(self, job: Obj, now: float) -> None:
-        born = self.born.setdefault(job["metadata"]["uid"], now)
-        if now - born >= self.timing.ready_after:
+        """The Job controller: pods up to parallelism until completions succeed (Indexed
+        jobs get JOB_COMPLETION_INDEX), Failed after backoffLimit pod failures."""
+        meta = job["metadata"]
+        spec = job.get("spec") or {}
+        completions = int(spec.get("completions") or 1)
+        parallelism = int(spec.get("parallelism") or 1)
+        indexed = spec.get("completionMode") == "Indexed"
+        pods = [p for p in self.objects("pods", meta["namespace"]) if _owned_by(p, job)]
+        phases = [(p.get("status") or {}).get("phase") for p in pods]
+        succeeded, failed = phases.count("Succeeded"), phases.count("Failed")
+        active = sum(1 for ph in phases if ph not in ("Succeeded", "Failed"))
+        status = dict(job.get("status") or {})
+        if any(c.get("status") == "True" for c in status.get("conditions") or []):
+            return
+        conditions: list[Obj] = []
+        if succeeded >= completions:
+            conditions = [_condition("Complete", "True", "Completed", "")]
+        elif failed > int(spec.get("backoffLimit", 6)):
+            conditions = [
+                _condition(
+                    "Failed",
+                    "True",
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                )
+            ]
+        else:
+            done = {
+                (p["metadata"].get("annotations") or {}).get(INDEX)
+                for p, ph in zip(pods, phases, strict=True)
+                if ph != "Failed"
+            }
+            for index in range(completions):
+                if active >= parallelism or succeeded + active >= completions:
+                    break
+                if indexed and str(index) in done:
+                    continue
+                await self.create(self._job_pod(job, index if indexed else None))
+                active += 1
+                if not indexed:
+                    break
+        new: Obj = {"active": active, "succeeded": succeeded, "failed": failed}
+        if conditions:
+            new.update(conditions=conditions, completionTime=now_iso(), active=0)
+        if any(status.get(k) != v for k, v in new.items()):
             await self.set_status(
-                job,
-                {"succeeded": 1, "conditions": [_condition("Complete", "True", "Completed", "")]},
+                job, {**status, "startTime": status.get("startTime") or now_iso(), **new}
             )
+
+    def _job_pod(self, job: Obj, index: int | None) -> Obj:
+        self.counter += 1
+        meta = job["metadata"]
+        template = json.loads(json.dumps((job.get("spec") or {}).get("template") or {}))
+        tmeta = template.get("metadata") or {}
+        spec = template.get("spec") or {"containers": []}
+        annotations = dict(tmeta.get("annotations") or {})
+        if index is not None:
+            annotations[INDEX] = str(index)
+            for container in spec.get("containers") or []:
+                container.setdefault("env", []).append(
+                    {"name": "JOB_COMPLETION_INDEX", "value": str(index)}
+                )
+        suffix = hashlib.sha256(f"{meta['name']}/{self.counter}".encode()).hexdigest()[:5]
+        name = (
+            f"{meta['name']}-{index}-{suffix}" if index is not None else f"{meta['name']}-{suffix}"
+        )
+        labels = {**(tmeta.get("labels") or {}), "job-name": meta["name"]}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": meta["namespace"],
+                "uid": uid_for(f"pod/{meta['namespace']}/{name}"),
+                "creationTimestamp": now_iso(),
+                "labels": labels,
+                "annotations": annotations,
+                "ownerReferences": [_owner(job)],
+            },
+            "spec": spec,
+            "status": {"phase": "Pending", "qosClass": "BestEffort"},
+        }
 
     async def application(self, app: Obj) -> None:
-        """Argo CD's health: Healthy when every Deployment of its namespace is available."""
+        """Argo CD's health: each Deployment's by its rollout, the app's the worst of them."""
         status = app.get("status") or {}
-        namespace = ((app.get("spec") or {}).get("destination") or {}).get("namespace")
-        deployments = self.objects("deployments", namespace)
-        healthy = all(
-            any(
-                c.get("type") == "Progressing" and c.get("reason") == "NewReplicaSetAvailable"
-                for c in (d.get("status") or {}).get("conditions") or []
-            )
-            for d in deployments
-        )
-        health = "Healthy" if healthy else "Progressing"
-        if (status.get("health") or {}).get("status") != health:
+        resources = []
+        for resource in status.get("resources") or []:
+            health = "Healthy"
+            if resource.get("kind") == "Deployment":
+                dep = next(
+                    (
+                        d
+                        for d in self.objects("deployments", resource.get("namespace"))
+                        if d["metadata"]["name"] == resource.get("name")
+                    ),
+                    None,
+                )
+                health = _deployment_health(dep)
+            resources.append({**resource, "health": {"status": health}})
+        order = ["Healthy", "Progressing", "Missing", "Degraded"]
+        health = max((r["health"]["status"] for r in resources), key=order.index, default="Healthy")
+        if (status.get("health") or {}).get("status") != health or resources != status.get(
+            "resources"
+        ):
             await self.set_status(
-                app, {**status, "health": {"status": health}, "reconciledAt": now_iso()}
+                app,
+                {
+                    **status,
+                    "health": {"status": health},
+                    "resources": resources,
+                    "reconciledAt": now_iso(),
+                },
             )
 
-    # -- TensorFlow Serving behind the service proxy --------------------------------------
-    def answer_model(self, namespace: str, service: str, rest: str, body: Any) -> tuple[int, Any]:
-        svc = next(
-            (s for s in self.objects("services", namespace) if s["metadata"]["name"] == service),
-            None,
-        )
-        if svc is None:
-            return 404, f'services "{service}" not found'
-        selector = (svc.get("spec") or {}).get("selector") or {}
-        pods = [p for p in self.objects("pods", namespace) if _matches(selector, p) and _ready(p)]
-        if not pods:
-            return 503, f'no endpoints available for service "{service}"'
-        annotations = pods[-1]["metadata"].get("annotations") or {}
-        version = annotations.get("ci-plugins.dev/simulate-model-version") or annotations.get(
-            MODEL_VERSION, "1"
-        )
-        name = rest.removeprefix("v1/models/").split(":")[0].split("/")[0]
-        if rest.endswith(":predict"):
-            instances = (body or {}).get("instances") or []
-            canned = annotations.get("ci-plugins.dev/simulate-predictions")
-            predictions = json.loads(canned) if canned else [[0.1] * 10 for _ in instances]
-            return 200, {"predictions": predictions}
-        return 200, {
-            "model_version_status": [
-                {
-                    "version": str(version),
-                    "state": "AVAILABLE",
-                    "status": {"error_code": "OK", "error_message": ""},
-                }
-            ],
-            "model_name": name,
-        }
+
+def _deployment_health(dep: Obj | None) -> str:
+    # Argo CD's gitops-engine rules for apps/Deployment
+    if dep is None:
+        return "Missing"
+    status = dep.get("status") or {}
+    if status.get("observedGeneration", 0) < dep["metadata"].get("generation", 1):
+        return "Progressing"
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            return "Degraded"
+    replicas = (dep.get("spec") or {}).get("replicas", 1)
+    if status.get("updatedReplicas", 0) < replicas:
+        return "Progressing"
+    if status.get("replicas", 0) > status.get("updatedReplicas", 0):
+        return "Progressing"
+    if status.get("availableReplicas", 0) < status.get("updatedReplicas", 0):
+        return "Progressing"
+    return "Healthy"
 
 
 def _condition(kind: str, status: str, reason: str, message: str) -> Obj:

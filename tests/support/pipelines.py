@@ -14,12 +14,11 @@ set to `ci-plugins --version`.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
 import subprocess
-import threading
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,13 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ci_plugins_emulator.argocd import sync as argocd_sync
-from ci_plugins_emulator.cluster import start
-from ci_plugins_emulator.kubelet import Timing
-from ci_plugins_emulator.server import write_kubeconfig
+from ci_plugins_emulator.argocd import EmulatorClient
 
-from ci_plugins.errors import CiPluginsError
-from ci_plugins.verify.committed import read_committed
 from tests.conftest import REPO, clean_env
 from tests.support.envrepo import git
 
@@ -308,64 +302,75 @@ def calls(record: Mapping[str, Any], step: str) -> list[dict[str, Any]]:
     return [call for call in record["calls"] if call["step"] == step]
 
 
-# -- the local cluster emulator, with Argo CD played by a thread ---------------------------
-class ArgoLoop:
-    """Plays Argo CD for one app in some environments: applies each new head of the env repo.
+# -- the local platform, with Argo CD played by `sync --watch` -----------------------------
+class ArgoWatch:
+    """`ci-plugins-emulator sync --watch` for one app in some environments (one process per
+    environment, as a pipeline's cluster would have one Argo CD Application each).
 
-    The runners' verify jobs then see what a real GitOps controller would produce.
+    `synced[env]` lists the commits the Application recorded (its status.history), so a test
+    sees what the GitOps loop really applied.
     """
 
-    def __init__(self, url: str, repo: Path, *, app: str, namespaces: Mapping[str, str]) -> None:
-        self.url, self.repo, self.app = url, repo, app
+    def __init__(self, state: Path, repo: Path, *, app: str, namespaces: Mapping[str, str]) -> None:
+        self.state, self.repo, self.app = state, repo, app
         self.namespaces = dict(namespaces)
-        self.synced: dict[str, list[str]] = {env: [] for env in self.namespaces}
-        self._head: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self.cluster: dict[str, str] = json.loads((state / "cluster.json").read_text())
+        self._procs: list[subprocess.Popen[bytes]] = []
 
-    def __enter__(self) -> ArgoLoop:
-        self._thread.start()
+    def __enter__(self) -> ArgoWatch:
+        for env, namespace in self.namespaces.items():
+            log = (self.state / f"sync-{env}.log").open("ab")
+            self._procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "ci_plugins_emulator",
+                        "sync",
+                        "--state-dir",
+                        str(self.state),
+                        "--env-repo",
+                        str(self.repo),
+                        "--env",
+                        env,
+                        "--app",
+                        self.app,
+                        "--namespace",
+                        namespace,
+                        "--watch",
+                        "--interval",
+                        "1",
+                    ],
+                    env=tools_env(),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            log.close()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        for proc in self._procs:
+            proc.terminate()
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(0.3):
-            out = git("ls-remote", str(self.repo), "refs/heads/main", check=False)
-            head = out.split()[0] if out.strip() else None
-            if head is None or head == self._head:
-                continue
+    @property
+    def synced(self) -> dict[str, list[str]]:
+        client = EmulatorClient(self.cluster["api"])
+        try:
+            found = {}
             for env in self.namespaces:
-                try:
-                    self.sync(env)
-                except CiPluginsError:
-                    continue  # nothing for env/app committed yet
-            self._head = head
-
-    def sync(self, env: str) -> None:
-        namespace = self.namespaces[env]
-        committed = read_committed(
-            str(self.repo), branch="main", env=env, app=self.app, config=None
-        )
-        objects = {
-            dataclasses.replace(ref, namespace=namespace): {
-                **obj,
-                "metadata": {**obj["metadata"], "namespace": namespace},
-            }
-            for ref, obj in committed.objects.items()
-        }
-        argocd_sync(
-            self.url,
-            objects=objects,
-            commit=committed.commit,
-            env=env,
-            app=self.app,
-            namespace=namespace,
-        )
-        if not self.synced[env] or self.synced[env][-1] != committed.commit:
-            self.synced[env].append(committed.commit)
+                path = f"/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/{self.app}-{env}"
+                status = (client.get(path) or {}).get("status") or {}
+                found[env] = [h["revision"] for h in status.get("history") or []]
+            return found
+        finally:
+            client.http.clear()
 
 
 @contextmanager
@@ -375,16 +380,27 @@ def emulated_cluster(
     *,
     app: str = "digits",
     namespaces: Mapping[str, str] | None = None,
-) -> Iterator[tuple[Path, ArgoLoop]]:
-    """The LOCAL CLUSTER EMULATOR, its kubeconfig, and Argo CD syncing repo's environments."""
-    running, _ = start(Timing(tick=0.05, ready_after=0.5, crash_after=2.0, scale_up_after=1.0))
+) -> Iterator[tuple[Path, ArgoWatch]]:
+    """`ci-plugins-emulator up` (API, kubelet running real pods, registry, Prometheus) with
+    `sync --watch` per environment; yields the kubeconfig and the watchers."""
+    state = work / "local-cluster"
+    up = run(
+        [sys.executable, "-m", "ci_plugins_emulator", "up", "--state-dir", state],
+        cwd=work,
+        env=tools_env(),
+        timeout=120,
+    )
+    assert up.exit_code == 0, str(up)
     try:
-        kubeconfig = write_kubeconfig(work / "kubeconfig", running.url)
-        namespaces = namespaces or {"dev": "ml-dev"}
-        with ArgoLoop(running.url, repo, app=app, namespaces=namespaces) as argo:
-            yield kubeconfig, argo
+        with ArgoWatch(state, repo, app=app, namespaces=namespaces or {"dev": "ml-dev"}) as argo:
+            yield state / "kubeconfig", argo
     finally:
-        running.stop()
+        run(
+            [sys.executable, "-m", "ci_plugins_emulator", "down", "--state-dir", state],
+            cwd=work,
+            env=tools_env(),
+            timeout=120,
+        )
 
 
 def with_env_repo(project: Path, url: str, config: str = "examples/digits/ci-plugins.yaml") -> None:

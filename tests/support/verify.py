@@ -1,8 +1,18 @@
 """Verify test support: manifests, an env repo seeded with them, the local cluster emulator.
 
 `verify_env` (fixture, re-export it from your conftest.py) starts the LOCAL CLUSTER EMULATOR
-in this process, writes a kubeconfig and a ci-plugins.yaml, and offers `publish(...)` (commit
-manifests to a bare env repo) and `sync()` (play Argo CD: apply the committed manifests).
+in this process (pods run as real processes), writes a kubeconfig and a ci-plugins.yaml, and
+offers `publish(...)` (commit manifests to a bare env repo) and `sync()` (play Argo CD:
+apply the committed manifests).
+
+`deployment(...)` is shaped like the chart's. By default its pods run the test web image
+(tests/support/images/web, ready on /healthz) and the config turns verify's model check
+off; `deployment(model_dir=...)` runs tensorflow/serving (the real server on real
+TensorFlow) on that SavedModel, for the tests of the model check. `fault=` makes the pods
+fail for real: `crashloop` (the server process exits 1 after logging a load error),
+`image-not-found` (a misspelled image), `init-crash` (the oras puller cannot reach its
+registry), `not-ready` (the readiness probe path 404s); `oom`, `unschedulable-gpu` and
+`unschedulable-gpu-scaleup` are the emulator's simulated modes.
 """
 
 from __future__ import annotations
@@ -21,13 +31,13 @@ import pytest
 import yaml
 from ci_plugins_emulator.argocd import sync as argocd_sync
 from ci_plugins_emulator.cluster import start
-from ci_plugins_emulator.kubelet import Timing
 from ci_plugins_emulator.server import RunningCluster, write_kubeconfig
 from ci_plugins_emulator.simulator import Simulator
 
 from ci_plugins.verify.committed import read_committed
 from tests.conftest import CliResult, clean_env
 from tests.support.envrepo import make_bare_repo, seed_files
+from tests.support.node import FAST, WEB_DIR, WEB_IMAGE, model_volume, serving_container
 
 APP = "digits"
 ENV = "dev"
@@ -41,37 +51,57 @@ FAST_VERIFY = {
     "missing_grace": 30,
     "sync_timeout": 3,
 }
+SIMULATED = ("oom", "unschedulable-gpu", "unschedulable-gpu-scaleup")
+LOAD_ERROR = (
+    "import sys; print('Loading servable version {name: digits version: 3}', flush=True); "
+    "print(\"Failed to load model: Op type not registered 'Foo'\", file=sys.stderr); sys.exit(1)"
+)
+
+
+def web_server(*, fault: str | None = None, port: int = 8501) -> dict[str, Any]:
+    """The model-server container of the test web image (or a crashing/unready variant)."""
+    container: dict[str, Any] = {
+        "name": "model-server",
+        "image": WEB_IMAGE,
+        "command": ["python", "web.py"],
+        "args": [str(port)],
+        "ports": [{"name": "http", "containerPort": port}],
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1},
+    }
+    if fault == "crashloop":
+        container.update(command=["python", "-c", LOAD_ERROR], args=[])
+    elif fault == "image-not-found":
+        container["image"] = "registry.example.com/ml/model-servr:2.15"
+    elif fault == "not-ready":
+        container["readinessProbe"]["httpGet"]["path"] = "/v1/models/nope"
+    return container
 
 
 def deployment(
     *,
     name: str = APP,
-    replicas: int = 2,
-    image: str = "registry.example.com/ml/model-server:2.15",
+    replicas: int = 1,
     version: str = "3",
-    simulate: str | None = None,
+    fault: str | None = None,
     init: bool = False,
+    init_seconds: float = 0.0,
     max_unavailable: int | None = None,
+    model_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """A Deployment shaped like the chart's (model annotations, TF Serving args)."""
+    """A Deployment shaped like the chart's (model annotations, a model-server container)."""
     annotations = {"ci-plugins.dev/model-version": version, "ci-plugins.dev/model-digest": DIGEST}
-    if simulate:
-        annotations["ci-plugins.dev/simulate"] = simulate
+    if fault in SIMULATED:
+        annotations["ci-plugins.dev/simulate"] = fault
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
-    spec: dict[str, Any] = {
-        "containers": [
-            {
-                "name": "model-server",
-                "image": image,
-                "args": ["--rest_api_port=8501", f"--model_name={name}"],
-                "ports": [{"name": "http", "containerPort": 8501}],
-            }
-        ]
-    }
-    if init:
-        spec["initContainers"] = [
-            {"name": "fetch-model", "image": "ghcr.io/oras-project/oras:v1.2"}
-        ]
+    volumes: list[dict[str, Any]] = [{"name": "models", "emptyDir": {}}]
+    if model_dir is not None:
+        container = serving_container(model_dir, name=name)
+        volumes = [model_volume(model_dir)]
+    else:
+        container = web_server(fault=fault)
+    spec: dict[str, Any] = {"containers": [container], "volumes": volumes}
+    if init or fault == "init-crash":
+        spec["initContainers"] = [_fetch_model(fail=fault == "init-crash", seconds=init_seconds)]
     obj: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -89,6 +119,32 @@ def deployment(
             "rollingUpdate": {"maxSurge": 1, "maxUnavailable": max_unavailable},
         }
     return obj
+
+
+def _fetch_model(*, fail: bool, seconds: float = 0.0) -> dict[str, Any]:
+    if fail:  # the chart's puller, pointed at a registry that is not there
+        return {
+            "name": "fetch-model",
+            "image": "ghcr.io/oras-project/oras:v1.2.0",
+            "args": [
+                "pull",
+                "127.0.0.1:9/ml/digits@sha256:" + "0" * 64,
+                "--output",
+                "/models",
+                "--plain-http",
+            ],
+            "volumeMounts": [{"name": "models", "mountPath": "/models"}],
+        }
+    return {
+        "name": "fetch-model",
+        "image": WEB_IMAGE,
+        "command": [
+            "python",
+            "-c",
+            f"import time; time.sleep({seconds}); open('/models/ready', 'w').write('ok')",
+        ],
+        "volumeMounts": [{"name": "models", "mountPath": "/models"}],
+    }
 
 
 def service(name: str = APP) -> dict[str, Any]:
@@ -144,6 +200,7 @@ class VerifyEnv:
     commits: list[str] = field(default_factory=list)
 
     def write_config(self, **verify: Any) -> Path:
+        verify.setdefault("model", {"enabled": False})  # the test web image is no model server
         config = {
             "app": APP,
             "env_repo": {"url": str(self.repo)},
@@ -211,7 +268,9 @@ class VerifyEnv:
 @pytest.fixture
 def verify_env(tmp_path: Path) -> Iterator[VerifyEnv]:
     running, simulator = start(
-        Timing(tick=0.05, ready_after=0.5, crash_after=2.0, scale_up_after=2.0)
+        tmp_path / "node",
+        dataclasses.replace(FAST, scale_up_after=2.0),
+        run_images={WEB_IMAGE: WEB_DIR},
     )
     try:
         env = VerifyEnv(

@@ -1,0 +1,154 @@
+"""Kubelet test support: the LOCAL CLUSTER EMULATOR in this process, pods as real processes.
+
+`node` (fixture) serves the emulated API with the controllers and kubelet, the test image
+`example.test/web` (tests/support/images/web) registered as a run-image, and offers
+`create(obj)`, `pod(name)`, `wait_for(predicate)`, `log(...)` and `proxy(...)` over HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ci_plugins_emulator.argocd import EmulatorClient
+from ci_plugins_emulator.cluster import start
+from ci_plugins_emulator.server import RunningCluster
+from ci_plugins_emulator.shapes import api_path
+from ci_plugins_emulator.simulator import Simulator
+from ci_plugins_emulator.timing import Timing
+
+WEB_IMAGE = "example.test/web:1"
+WEB_DIR = Path(__file__).parent / "images" / "web"
+NAMESPACE = "ml-dev"
+FAST = Timing(resync=2.0, backoff=0.5, backoff_max=2.0, probe_period_max=0.3, oom_after=0.5)
+Obj = dict[str, Any]
+
+
+def web_container(name: str = "web", *, port: int = 8080, **extra: Any) -> Obj:
+    """A container of the test web image serving on `port` (args name the container port)."""
+    return {
+        "name": name,
+        "image": WEB_IMAGE,
+        "command": ["python", "web.py"],
+        "args": [str(port)],
+        "ports": [{"name": "http", "containerPort": port}],
+        **extra,
+    }
+
+
+def pod(name: str, *containers: Obj, init: tuple[Obj, ...] = (), **spec: Any) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "uid": f"uid-{name}",
+            "labels": {"app": name},
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "spec": {"containers": list(containers), "initContainers": list(init), **spec},
+    }
+
+
+@dataclass
+class Node:
+    running: RunningCluster
+    simulator: Simulator
+    client: EmulatorClient
+    root: Path
+
+    def create(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        self.client.must("POST", api_path(obj["apiVersion"], obj["kind"], meta["namespace"]), obj)
+
+    def delete(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        self.client.must(
+            "DELETE", api_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+        )
+
+    def get(self, kind: str, name: str, api_version: str = "v1") -> Obj:
+        obj = self.client.get(api_path(api_version, kind, NAMESPACE, name))
+        assert obj is not None, f"{kind} {name} not found"
+        return obj
+
+    def pod(self, name: str) -> Obj:
+        return self.get("Pod", name)
+
+    def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = check()
+            if last:
+                return last
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+    def container(self, pod: str, name: str, *, init: bool = False) -> Obj:
+        key = "initContainerStatuses" if init else "containerStatuses"
+        statuses = (self.pod(pod).get("status") or {}).get(key) or []
+        return next((s for s in statuses if s["name"] == name), {})
+
+    def log(self, pod: str, container: str = "", *, previous: bool = False) -> tuple[int, Any]:
+        query = f"?container={container}" if container else "?"
+        query += "&previous=true" if previous else ""
+        return self.client.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}/log{query}")
+
+    def proxy(self, service: str, path: str) -> tuple[int, Any]:
+        return self.client.request(
+            "GET", f"/api/v1/namespaces/{NAMESPACE}/services/{service}:http/proxy/{path}"
+        )
+
+    def events(self, name: str) -> list[str]:
+        _, body = self.client.request("GET", f"/api/v1/namespaces/{NAMESPACE}/events")
+        return [
+            f"{e['reason']}: {e['message']}"
+            for e in (body or {}).get("items") or []
+            if e["involvedObject"]["name"] == name
+        ]
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    running, simulator = start(
+        tmp_path / "node",
+        FAST,
+        run_images={WEB_IMAGE: WEB_DIR},
+        targets_file=tmp_path / "node" / "targets.json",
+    )
+    client = EmulatorClient(running.url)
+    try:
+        yield Node(running=running, simulator=simulator, client=client, root=tmp_path / "node")
+    finally:
+        running.stop()
+        client.http.clear()
+
+
+def serving_container(model_dir: Path, *, name: str = "digits", **extra: Any) -> Obj:
+    """A tensorflow/serving container serving model_dir (a hostPath volume at /models)."""
+    probe = {"httpGet": {"path": f"/v1/models/{name}", "port": "http"}, "periodSeconds": 1}
+    return {
+        "name": "model-server",
+        "image": "tensorflow/serving:2.14.1",
+        "command": ["tensorflow_model_server"],
+        "args": [
+            "--port=8500",
+            "--rest_api_port=8501",
+            f"--model_name={name}",
+            "--model_base_path=/models",
+        ],
+        "ports": [{"name": "http", "containerPort": 8501}, {"name": "grpc", "containerPort": 8500}],
+        "readinessProbe": probe,
+        "volumeMounts": [{"name": "models", "mountPath": "/models", "readOnly": True}],
+        **extra,
+    }
+
+
+def model_volume(model_dir: Path) -> Obj:
+    return {"name": "models", "hostPath": {"path": str(model_dir), "type": "Directory"}}

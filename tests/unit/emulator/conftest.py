@@ -1,0 +1,3 @@
+from tests.support.node import node
+
+__all__ = ["node"]
