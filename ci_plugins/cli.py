@@ -37,6 +37,7 @@ STEPS: dict[str, str] = {
     "comment": "ci_plugins.steps.comment",
     "validate": "ci_plugins.steps.validate",
     "monitor": "ci_plugins.steps.monitor",
+    "analyze": "ci_plugins.steps.analyze",
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -194,6 +195,16 @@ def _monitor(p: _Parser) -> None:
     p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown and JSON reports")
 
 
+def _analyze(p: _Parser) -> None:
+    p.flag("--env", metavar="ENV", required=True, help="environment whose running model to measure")
+    p.flag("--env-repo", metavar="URL", help="environment repo, for the load's Service")
+    p.flag("--app", metavar="APP", help="app to measure (default: the config's app)")
+    p.flag("--kubeconfig", type=Path, metavar="FILE", help="default: KUBECONFIG")
+    p.flag("--prometheus", metavar="URL", help="Prometheus (default: analysis.prometheus)")
+    p.flag("--duration", type=float, metavar="S", help="window seconds (default: analysis.window)")
+    p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+
+
 def _status(p: _Parser) -> None:
     p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
     p.flag("--env", metavar="ENV", help="only this environment")
@@ -232,6 +243,7 @@ ARGUMENTS: dict[str, Callable[[_Parser], None]] = {
     "status": _status,
     "validate": _validate,
     "monitor": _monitor,
+    "analyze": _analyze,
 }
 
 SUMMARIES: dict[str, str] = {
@@ -247,6 +259,7 @@ SUMMARIES: dict[str, str] = {
     "comment": "post reports as one merge/pull request comment, updated in place",
     "validate": "check an environment repo change: manifests, release records, no downgrade",
     "monitor": "judge the live model; when it degrades, start retraining once",
+    "analyze": "measure the running model's live metrics under generated load, against bounds",
 }
 
 EPILOG = """exit codes: 0 done/passed/healthy, 1 a check said no, 2 bad input,
