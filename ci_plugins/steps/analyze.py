@@ -58,11 +58,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     config = ctx.config()
     analysis = _analysis_section(config)
     plan = _plan(ctx, options, config, analysis)
-    for template in analysis.queries.values():  # parse errors (exit 2) before any load
-        promql = queries.render(
-            template.query, queries.current_track(plan.namespace, plan.app), plan.window
-        )
-        prometheus.query(plan.url, promql, clock=ctx.clock)
+    _preflight(ctx, analysis, plan)
     load = _generate_load(ctx, options, config, analysis, plan) if plan.bodies else None
     end = time.time()
     judged, stable = evaluate.find_tracks(
@@ -84,6 +80,19 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         clock=ctx.clock,
     )
     return _result(options, plan, result)
+
+
+def _preflight(ctx: StepContext, analysis: AnalysisConfig, plan: _Plan) -> None:
+    """Reach Prometheus and let it parse every custom query before any load is sent:
+    unreachable is exit 3, a query it cannot parse exit 2 with its own message."""
+    track = queries.current_track(plan.namespace, plan.app)
+    prometheus.query(
+        plan.url, queries.tracks_query(plan.namespace, plan.app, plan.window), clock=ctx.clock
+    )
+    for custom in analysis.queries.values():
+        prometheus.query(
+            plan.url, queries.render(custom.query, track, plan.window), clock=ctx.clock
+        )
 
 
 def _plan(ctx: StepContext, options: Options, config: Config, analysis: AnalysisConfig) -> _Plan:

@@ -40,12 +40,14 @@ CONFIG = AnalysisConfig(
 )
 
 
-def load_both(live: Live, *, candidate_body: str) -> tuple[LoadResult, float]:
-    """hey against both tracks at once for warm-up + WINDOW; (candidate's load, end)."""
+def load_both(
+    live: Live, *, candidate_body: str, seconds: float = WINDOW
+) -> tuple[LoadResult, float]:
+    """hey against both tracks at once for a warm-up + seconds; (candidate's load, end)."""
     results: dict[str, LoadResult] = {}
 
     def send(track: str, url: str, body: str) -> None:
-        results[track] = run_load(url, [body], rate=RATE, duration=WINDOW, warmup=2, timeout=5)
+        results[track] = run_load(url, [body], rate=RATE, duration=seconds, warmup=2, timeout=5)
 
     threads = [
         threading.Thread(target=send, args=("stable", live.stable.predict_url, GOOD_BODY)),
