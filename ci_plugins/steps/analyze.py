@@ -207,6 +207,12 @@ def _result(options: Options, plan: _Plan, analysis: Analysis) -> StepResult:
             f"{title}: analysis passed", data=data, outputs=outputs, summary=summary
         )
     why = "; ".join(analysis.why)
+    if analysis.value("requests", analysis.judged) is None:
+        why += (
+            f" (Prometheus has no request samples of pods labelled namespace={plan.namespace}, "
+            f"app_kubernetes_io_instance={plan.app}: check that the pods are scraped and that "
+            "the environment's namespace is right)"
+        )
     return StepResult.failed(
         f"{title}: analysis {analysis.verdict}: {why}", data=data, outputs=outputs, summary=summary
     )

@@ -87,6 +87,24 @@ def test_analyze_without_traffic_exits_1_inconclusive(
     assert "candidate track: 0 requests served, fewer than min_requests 40" in result.stderr
 
 
+def test_analyze_of_pods_prometheus_does_not_see_says_so(
+    tmp_path: Path, cli: CliRunner, live: Live, seeded_repo: Path
+) -> None:
+    path = write_config(tmp_path, live, seeded_repo)
+    data = yaml.safe_load(path.read_text())
+    data["environments"]["staging"]["namespace"] = "ml-elsewhere"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    result = cli("analyze", "--env", "staging", "--duration", "3", "--json")
+
+    assert result.exit_code == 1, result.stderr
+    assert result.json["verdict"] == "inconclusive"
+    assert "current track: no request samples, fewer than min_requests 40" in result.stderr
+    assert "Prometheus has no request samples of pods labelled namespace=ml-elsewhere" in (
+        result.stderr
+    )
+
+
 GOLDEN_BAD = '{"instances": [[0.0]]}\n{"instances": [[0.0]\n'
 
 
