@@ -39,6 +39,7 @@ STEPS: dict[str, str] = {
     "comment": "ci_plugins.steps.comment",
     "validate": "ci_plugins.steps.validate",
     "monitor": "ci_plugins.steps.monitor",
+    "analyze": "ci_plugins.steps.analyze",
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}

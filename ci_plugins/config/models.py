@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     ValidationError,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -344,6 +345,36 @@ class EnvRepoConfig(Section):
     )
 
 
+class RolloutConfig(Section):
+    """How a release reaches an environment's traffic (docs/analysis.md)."""
+
+    strategy: Literal["replace", "canary"] = Field(
+        default="replace",
+        description="replace: the new release replaces the old one at once; canary: it "
+        "runs as a candidate track next to the stable one, in steps judged by `analysis:`",
+    )
+    traffic: Literal["replicas", "gateway-api", "istio"] = Field(
+        default="replicas",
+        description="how a step's weight is applied: replica ratio, an HTTPRoute "
+        "backendRefs weight, or an Istio VirtualService weight",
+    )
+    steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(
+        default_factory=lambda: [10, 50, 100],
+        description="candidate traffic percentages, increasing, ending at 100",
+    )
+
+    @model_validator(mode="after")
+    def _steps_increase_to_100(self) -> RolloutConfig:
+        if not self.steps:
+            raise ValueError("steps: give at least one step, ending at 100")
+        for before, after in zip(self.steps, self.steps[1:], strict=False):
+            if after <= before:
+                raise ValueError(f"steps must increase: {after} follows {before}")
+        if self.steps[-1] != 100:
+            raise ValueError(f"steps must end at 100, the last is {self.steps[-1]}")
+        return self
+
+
 class EnvironmentConfig(Section):
     """One deployment environment (dev, staging, prod...)."""
 
@@ -353,6 +384,10 @@ class EnvironmentConfig(Section):
     )
     approval: Literal["merge-request"] | None = Field(
         default=None, description="merge-request: promote opens a merge/pull request"
+    )
+    rollout: RolloutConfig = Field(
+        default_factory=RolloutConfig,
+        description="how a new release reaches the pods: at once (replace) or in canary steps",
     )
 
 
@@ -584,6 +619,107 @@ class MonitorConfig(Section):
     trigger: TriggerConfig | None = Field(default=None, description="the retraining pipeline")
 
 
+BUILTIN_ANALYSIS_METRICS: dict[str, str] = {
+    "error_ratio": "share of TF Serving requests with status != OK",
+    "latency_p50_ms": "median TF Serving request latency, ms",
+    "latency_p99_ms": "99th percentile TF Serving request latency, ms",
+    "load_failures": "failed SavedModel load attempts",
+    "requests": "requests the track served",
+    "load_rate": "generated load: achieved requests per second (after the warm-up)",
+    "load_error_ratio": "generated load: share of non-2xx answers",
+    "load_latency_p50_ms": "generated load: median latency seen by the client, ms",
+    "load_latency_p99_ms": "generated load: 99th percentile latency seen by the client, ms",
+}
+
+
+class AnalysisBounds(Section):
+    """Bounds for one analysis metric: absolute, and relative to the stable track."""
+
+    min: Number | None = Field(default=None, description="fail when the value is below this")
+    max: Number | None = Field(default=None, description="fail when the value is above this")
+    max_ratio_to_stable: Annotated[float, AfterValidator(_finite), Field(gt=0)] | None = Field(
+        default=None,
+        description="fail when the candidate's value exceeds the stable track's times this",
+    )
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> AnalysisBounds:
+        if self.min is None and self.max is None and self.max_ratio_to_stable is None:
+            raise ValueError("give min, max and/or max_ratio_to_stable")
+        return self
+
+
+class AnalysisQuery(AnalysisBounds):
+    """A custom PromQL query with bounds, evaluated once per track."""
+
+    query: str = Field(
+        min_length=1,
+        description="PromQL; {selector} becomes the track's label matchers (namespace, app, "
+        "track), {window} the window (e.g. 60s)",
+    )
+
+
+class LoadConfig(Section):
+    """Generated load (hey at a constant rate) with golden requests."""
+
+    rate: Annotated[float, AfterValidator(_finite), Field(gt=0, le=10000)] = Field(
+        description="requests per second, all golden requests together"
+    )
+    requests: str = Field(
+        min_length=1,
+        description="file of golden requests, one JSON body (a :predict request) a line, "
+        "relative to ci-plugins.yaml",
+    )
+    warmup: Duration = Field(
+        default=5, description="load sent before the window starts, not counted"
+    )
+    timeout: Duration = Field(default=10, description="per-request timeout")
+
+
+class AnalysisConfig(Section):
+    """Live analysis of a track: `ci-plugins analyze` and canary steps (docs/analysis.md)."""
+
+    prometheus: str | None = Field(
+        default=None, description="Prometheus URL (CI_PLUGINS_PROMETHEUS overrides)"
+    )
+    window: Duration = Field(default=60, description="length of one analysis (per step)")
+    min_requests: int = Field(
+        default=50, ge=1, description="a track that served fewer requests: inconclusive"
+    )
+    load: LoadConfig | None = Field(default=None, description="optional generated load")
+    metrics: dict[str, AnalysisBounds] = Field(
+        default_factory=lambda: {"error_ratio": AnalysisBounds(max=0.01)},
+        description="built-in metrics and bounds: " + ", ".join(BUILTIN_ANALYSIS_METRICS),
+    )
+    queries: dict[str, AnalysisQuery] = Field(
+        default_factory=dict, description="custom PromQL queries and bounds"
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, metrics: dict[str, AnalysisBounds]) -> dict[str, AnalysisBounds]:
+        unknown = sorted(set(metrics) - set(BUILTIN_ANALYSIS_METRICS))
+        if unknown:
+            problems = [
+                f"unknown metric {name!r}{_did_you_mean(name, BUILTIN_ANALYSIS_METRICS)}"
+                for name in unknown
+            ]
+            raise ValueError(
+                "; ".join(problems)
+                + " (built-in: "
+                + ", ".join(BUILTIN_ANALYSIS_METRICS)
+                + "; custom PromQL goes under analysis.queries)"
+            )
+        return metrics
+
+    @model_validator(mode="after")
+    def _no_name_twice(self) -> AnalysisConfig:
+        clash = sorted(set(self.queries) & set(BUILTIN_ANALYSIS_METRICS))
+        if clash:
+            raise ValueError(f"queries {', '.join(clash)}: names of built-in metrics")
+        return self
+
+
 class Config(Section):
     """The whole ci-plugins.yaml."""
 
@@ -600,6 +736,9 @@ class Config(Section):
     env_repo: EnvRepoConfig = Field(default_factory=EnvRepoConfig)
     environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)
     monitor: MonitorConfig | None = Field(default=None, description="retrain on degradation")
+    analysis: AnalysisConfig | None = Field(
+        default=None, description="live analysis: `analyze` and canary steps"
+    )
 
     def environment(self, name: str) -> EnvironmentConfig:
         """The named environment; InputError (exit 2) naming the known ones otherwise."""

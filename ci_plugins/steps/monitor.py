@@ -238,10 +238,9 @@ def _trigger_section(monitor: MonitorConfig) -> TriggerConfig:
 
 
 def _prometheus_url(options: Options, config: Config, monitor: MonitorConfig) -> str:
-    # One Prometheus for monitor and canary analysis: analysis.prometheus, where the config
-    # has that section, is the fallback (ARCHITECTURE: "shared with analysis:").
-    analysis = getattr(config, "analysis", None)
-    url = options.prometheus or monitor.prometheus or getattr(analysis, "prometheus", None)
+    # One Prometheus for monitor and canary analysis: analysis.prometheus is the fallback.
+    analysis = config.analysis.prometheus if config.analysis else None
+    url = options.prometheus or monitor.prometheus or analysis
     if not url:
         raise InputError(
             "no Prometheus to read the live metrics from",

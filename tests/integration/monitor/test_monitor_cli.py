@@ -423,3 +423,23 @@ def test_the_loser_of_a_race_for_the_decision_reads_the_winners_and_triggers_not
     assert decision_tags(env_repo) == [TAGS + "1"]
     tagger = git("for-each-ref", "--format=%(taggername)", TAGS + "1", cwd=env_repo)
     assert tagger.strip() == "other"
+
+
+def test_without_monitor_prometheus_the_analysis_prometheus_is_read(
+    tmp_path: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+) -> None:
+    path = config(tmp_path, env_repo, prometheus, forge, scenario="healthy")
+    data = yaml.safe_load(path.read_text())
+    del data["monitor"]["prometheus"]
+    data["analysis"] = {"prometheus": prometheus.url}
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    seed_release(env_repo)
+
+    result = monitor(cli)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.json["verdict"] == "ok"

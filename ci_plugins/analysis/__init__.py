@@ -1,0 +1,1 @@
+"""Live analysis of a track: built-in TF Serving PromQL, generated load, verdicts, reports."""
