@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import CliRunner, clean_env
+from tests.support.cli import CliRunner, clean_env
 from tests.support.envrepo import make_bare_repo, seed_files
 from tests.support.models import GOLDEN_INPUTS, tiny_savedmodel
 from tests.support.node import model_volume, serving_container

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import clean_env
+from tests.support.cli import clean_env
 from tests.support.models import GOLDEN_INPUTS, tiny_savedmodel
 from tests.support.registry import free_port
 

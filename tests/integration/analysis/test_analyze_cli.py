@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CliRunner
 from tests.integration.analysis.conftest import APP, GOOD_BODY, NAMESPACE, Live
 from tests.integration.analysis.test_live_analysis import WINDOW, load_both
+from tests.support.cli import CliRunner
 from tests.support.envrepo import make_bare_repo, remote_head, seed_files
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ci_plugins.config.models import load_config
 from ci_plugins.errors import InputError
-from tests.conftest import write_text
+from tests.support.cli import write_text
 
 
 def problems_of(tmp_path: Path, text: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 from ci_plugins.adapters.hey import LoadResult, _rows
 from ci_plugins.analysis.golden import read_golden_requests
 from ci_plugins.errors import InputError
-from tests.conftest import write_text
+from tests.support.cli import write_text
 
 
 def test_golden_requests_are_read_one_body_a_line_blank_lines_skipped(tmp_path: Path) -> None:
