@@ -27,6 +27,8 @@ class Options:
 
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Pass when metrics meet the policy and do not regress from the baseline."""
+    if options.env:
+        ctx.environment(options.env)
     policy = _policy(ctx, options)
     metrics = read_metrics(options.metrics)
     baseline = _baseline(ctx, options)

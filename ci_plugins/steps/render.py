@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_plugins.config.names import check_env
 from ci_plugins.errors import ExternalError, InputError
 from ci_plugins.model.manifest import read_manifest
 from ci_plugins.render import chart as rendering
@@ -36,9 +35,8 @@ class Options:
 
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Render the chart for options.env into options.output_dir."""
-    env = check_env(options.env)
     config = ctx.config()
-    config.environment(env)  # unknown environment: exit 2 before reading anything else
+    env = ctx.environment(options.env)  # unknown environment: exit 2 before anything else
     manifest = read_manifest(options.manifest, app=config.app)
     if options.diff_against and options.diff_against_env:
         raise InputError("--diff-against and --diff-against-env exclude each other")

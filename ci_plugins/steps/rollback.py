@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ci_plugins import ci_system as ci_vars
-from ci_plugins.config.names import check_app, check_env
+from ci_plugins.config.names import check_app
 from ci_plugins.envrepo import guards as releasing
 from ci_plugins.envrepo.checkout import (
     MANIFESTS_DIR,
@@ -52,7 +52,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
 
 def rollback(ctx: StepContext, *, env_repo: str, env: str, app: str) -> StepResult:
     """Roll app back in env in the environment repo at env_repo (used by verify too)."""
-    env, app = check_env(env), check_app(app)
+    env, app = ctx.environment(env), check_app(app)
     where = target_of(ctx, env_repo=env_repo, app=app, need_app=True)
     path = app_path(env, app)
     notes: dict[str, str] = {}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ci_plugins.config.names import check_app, check_env
+from ci_plugins.config.names import check_app
 from ci_plugins.envrepo.checkout import ENVIRONMENTS, EnvRepoCheckout, checkout
 from ci_plugins.envrepo.publish import log_entries
 from ci_plugins.envrepo.target import target_of
@@ -30,7 +30,7 @@ class Options:
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Read the environment repo and describe every (environment, app) it records."""
     target = target_of(ctx, env_repo=options.env_repo, app=options.app, need_app=False)
-    env = check_env(options.env) if options.env else None
+    env = ctx.environment(options.env) if options.env else None
     app = check_app(options.app) if options.app else None
     depth = None if options.history else 1
     with checkout(target.url, branch=target.branch, depth=depth) as repo:

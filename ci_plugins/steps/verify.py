@@ -37,6 +37,7 @@ class Options:
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Verify the environment's committed release; roll back on failure when asked."""
     config = ctx.optional_config()
+    ctx.environment(options.env)
     vcfg = config.verify if config else VerifyConfig()
     url = options.env_repo or (config.env_repo.url if config else None)
     if not url:
