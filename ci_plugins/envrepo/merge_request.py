@@ -41,10 +41,14 @@ def open_request(
     from ci_plugins.steps.promote import result_of
 
     remote_url = repo.git.remote.url if repo.git.remote else url
-    # Missing token or unknown forge: fail (exit 2) before anything is pushed.
-    forge.resolve_target(remote_url, config.env_repo, ctx.out.environ)
-    current = repo.read_release(plan.env, plan.app)
     branch = branch_name(plan.env, plan.app)
+    # Every missing setting (exit 2), then a wrong API URL, project or token (exit 3),
+    # before anything is pushed (#17).
+    target = forge.resolve_target(remote_url, config.env_repo, ctx.out.environ)
+    forge.check_change_requests(
+        target, source_branch=branch, target_branch=repo.branch, clock=ctx.clock
+    )
+    current = repo.read_release(plan.env, plan.app)
     ref = f"refs/heads/{branch}"
     existing = repo.remote_ref(ref)
     proposed = _proposed(repo, existing, plan) if existing else None
