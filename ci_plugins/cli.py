@@ -63,8 +63,8 @@ class _Parser(argparse.ArgumentParser):
                 kwargs["default"] = [convert(item) for item in env_value.split(",") if item]
             elif env_value:
                 kwargs["default"] = convert(env_value)
-        except ValueError:
-            self.error(f"{env_name}={env_value!r} is not a valid value for {name}")
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            self.error(f"{env_name}={env_value!r} is not a valid value for {name}: {exc}")
         self.add_argument(name, required=required and not env_value, help=help_text, **kwargs)
 
     def error(self, message: str) -> NoReturn:
@@ -84,6 +84,15 @@ def _common(parser: _Parser) -> None:
     )
     parser.flag("--json", action="store_true", help="print a JSON result on stdout")
     parser.flag("--debug", action="store_true", help="show tracebacks for errors")
+
+
+def _duration(text: str) -> float:
+    from ci_plugins.config.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _gate(p: _Parser) -> None:
@@ -156,7 +165,12 @@ def _verify(p: _Parser) -> None:
     p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
     p.flag("--app", metavar="APP", help="only this app (default: the config's app)")
     p.flag("--kubeconfig", type=Path, metavar="FILE", help="default: KUBECONFIG")
-    p.flag("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+    p.flag(
+        "--timeout",
+        type=_duration,
+        metavar="SECONDS",
+        help="give up after this long (seconds, or e.g. 90s, 5m, 1h; at most 7d)",
+    )
     p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
     p.flag(
         "--rollback-on-failure",

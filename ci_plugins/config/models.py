@@ -13,8 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
+from ci_plugins.config.durations import DURATION_PATTERN, MAX_SECONDS, parse_duration
 from ci_plugins.config.names import APP_MAX, ENV_MAX, dns_label_problem
 from ci_plugins.errors import InputError
 
@@ -46,6 +55,19 @@ AppName = Annotated[
 EnvName = Annotated[str, _label(ENV_MAX), Field(description="DNS-1123 label")]
 Number = Annotated[float, AfterValidator(_finite)]
 NonNegative = Annotated[float, Field(ge=0), AfterValidator(_finite)]
+# Every duration key: seconds or "90s"/"5m"/"1h", finite and at most a week (durations.py).
+Seconds = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ]
+        }
+    ),
+]
 
 
 class Section(BaseModel):
@@ -120,7 +142,7 @@ class ChartConfig(Section):
         default=None, description="chart directory; default: the chart shipped with ci-plugins"
     )
     values: dict[str, Any] = Field(default_factory=dict, description="the app's chart values")
-    timeout: float = Field(
+    timeout: Seconds = Field(
         default=120, gt=0, description="seconds `helm template` may take before it is stopped"
     )
 
@@ -240,9 +262,6 @@ class ModelCheckConfig(Section):
         default=None, description="model name (default: --model_name of the serving container)"
     )
     smoke: SmokeConfig | None = Field(default=None, description="optional golden request")
-
-
-Seconds = Annotated[float, AfterValidator(_finite), Field(ge=0)]
 
 
 class VerifyConfig(Section):
