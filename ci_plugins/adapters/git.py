@@ -141,6 +141,15 @@ def tool_env(
     return env
 
 
+def remote_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    """The server's own words in a push's output (`remote: ...`), e.g. a hook's reason."""
+    lines = []
+    for line in (proc.stderr or "").splitlines():
+        if line.startswith("remote:") and line.removeprefix("remote:").strip():
+            lines.append(line.rstrip())
+    return lines
+
+
 class Git:
     """git in one working directory, with one remote's credentials."""
 
@@ -205,7 +214,7 @@ class Git:
         text = (proc.stdout + proc.stderr).lower()
         if any(marker in text for marker in _REJECTED_MARKERS):
             error = ExternalError.from_process(["git", *argv], proc)
-            raise PushRejectedError(str(error), hint=error.hint)
+            raise PushRejectedError(str(error), hint=error.hint, remote_lines=remote_lines(proc))
         raise self._error(["git", *argv], proc)
 
     def _error(

@@ -98,14 +98,17 @@ def push_change(
             repo.push()
         except PushRejectedError as exc:
             if attempt == attempts:
+                said = "".join(f"\n  {line}" for line in exc.remote_lines)
                 raise ExternalError(
                     f"push to {repo.url} ({repo.branch}) was still rejected after {attempts} "
-                    "attempts; nothing of this change was pushed",
+                    "attempts; nothing of this change was pushed"
+                    + (f"; the server said:{said}" if said else ""),
                     hint=f"last rejection: {_last_line(str(exc))}",
                 ) from exc
             delay = rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+            reason = "; ".join(exc.remote_lines) or _last_line(str(exc))
             out.info(
-                f"push rejected ({_last_line(str(exc))}); re-applying on the new state of "
+                f"push rejected ({reason}); re-applying on the new state of "
                 f"{repo.branch} in {delay:.1f}s (attempt {attempt + 1} of {attempts})"
             )
             clock.sleep(delay)
