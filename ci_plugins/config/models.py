@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from ci_plugins.config.durations import DURATION_PATTERN, MAX_SECONDS, parse_duration
-from ci_plugins.config.names import APP_MAX, ENV_MAX, dns_label_problem
+from ci_plugins.config.names import APP_MAX, ENV_MAX, branch_problem, dns_label_problem
 from ci_plugins.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
@@ -147,11 +147,20 @@ class ChartConfig(Section):
     )
 
 
+def _branch(value: str) -> str:
+    problem = branch_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class EnvRepoConfig(Section):
     """The environment repository that Argo CD or Flux syncs from."""
 
     url: str | None = Field(default=None, description="clone URL (https, ssh or a local path)")
-    branch: str = Field(default="main", description="branch the GitOps controller watches")
+    branch: Annotated[str, AfterValidator(_branch)] = Field(
+        default="main", description="branch the GitOps controller watches"
+    )
     forge: Literal["gitlab", "github"] | None = Field(
         default=None,
         description="where merge/pull requests are opened for environments with approval; "

@@ -46,6 +46,10 @@ def run(ctx: StepContext, options: Options) -> StepResult:
             f"{root} is not an environment repo checkout: it has no {ENVIRONMENTS}/ directory",
             hint="run validate in the environment repo's pipeline, or pass --repo DIR",
         )
+    if options.base is not None and (not options.base.strip() or options.base.startswith("-")):
+        raise InputError(
+            f"--base {options.base!r} is not a git revision (a leading '-' reads as an option)"
+        )
     git = Git(root)
     changes = _changed(git, root, options.base)
     downgrade_ok = options.allow_downgrade or _is_rollback(git, options.base)

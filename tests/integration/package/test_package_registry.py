@@ -171,6 +171,18 @@ def test_image_method_without_a_docker_engine_is_exit_3(project: Path, cli: CliR
             ["--registry", "digits"], "app: digits\n", "invalid registry reference", id="bad-ref"
         ),
         pytest.param(
+            ["--registry", "localhost:99999/ml/digits"],
+            "app: digits\n",
+            "port '99999' is not a number from 1 to 65535",
+            id="port-out-of-range",
+        ),
+        pytest.param(
+            [],
+            "app: digits\npackage: {registry: 'registry.example.com:0/ml/digits'}\n",
+            "port '0' is not a number from 1 to 65535",
+            id="config-port-zero",
+        ),
+        pytest.param(
             ["--registry", "r.example.com/x"],
             "app: other\n",
             "is for app 'digits', but ci-plugins.yaml says app 'other'",
