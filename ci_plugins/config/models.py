@@ -102,6 +102,11 @@ class GatePolicy(Section):
 
 
 def _entrypoint(value: str) -> str:
+    module, colon, function = value.partition(":")
+    if colon and module.endswith(".py"):
+        # model.py:build reads as a submodule `py` of a package `model` (#17).
+        fixed = f"{module.removesuffix('.py').replace('/', '.')}:{function}"
+        raise ValueError(f"{value!r} names a file: drop the .py (use {fixed!r}, module:function)")
     if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", value):
         raise ValueError(f"expected module:function (e.g. model:build), got {value!r}")
     return value

@@ -173,3 +173,15 @@ def test_a_branch_starting_with_dashes_is_refused_before_git_runs(
     assert result.exit_code == 2, result.stderr
     assert "env_repo.branch: '--orphan' starts with '-'" in result.stderr
     assert list(bare.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "fixed"),
+    [("model.py:build", "model:build"), ("src/net.py:make", "src.net:make")],
+)
+def test_an_entrypoint_naming_a_file_says_drop_the_py(
+    tmp_path: Path, entrypoint: str, fixed: str
+) -> None:
+    message = problems_of(tmp_path, f"app: digits\ntrain: {{entrypoint: {entrypoint!r}}}\n")
+    assert f"train.entrypoint: {entrypoint!r} names a file: drop the .py (use {fixed!r}" in message
+    assert "requirements" not in message
