@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ci_plugins import __version__
+from ci_plugins import __version__, signals
 
 if TYPE_CHECKING:
     from ci_plugins.output import Output
@@ -278,20 +277,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    _Parser.json_requested = "--json" in argv
-    args = build_parser().parse_args(argv)
-    from ci_plugins.output import Output
+def main(argv: Sequence[str] | None = None, *, settle: bool = False) -> int:
+    """Run one command; SIGTERM and ^C anywhere in it exit 130 (ci_plugins.signals).
 
-    out = Output()
+    settle: ignore signals once the exit code is known (the console script); otherwise
+    the caller's handlers are put back.
+    """
+    previous = signals.install()
     try:
+        return _main(argv)
+    finally:
+        signals.settle() if settle else signals.restore(previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args: argparse.Namespace | None = None
+    try:
+        from ci_plugins.output import Output
+
+        out = Output()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        _Parser.json_requested = "--json" in argv
+        args = build_parser().parse_args(argv)
         code = _run(args, out)
+        if signals.noted():
+            out.info(
+                f"{', '.join(signals.noted())} arrived after the change was pushed; "
+                "finished reporting it instead of stopping"
+            )
     except KeyboardInterrupt:
-        out.error("interrupted; stopped before anything was half-written")
-        code = 130
-        _print_json(args, {"ok": False, "exit_code": code, "error": "interrupted"})
+        code = signals.EXIT_INTERRUPTED
+        from ci_plugins.output import Output
+
+        Output().error("interrupted; stopped before anything was half-written")
+        if args is not None:
+            _print_json(args, {"ok": False, "exit_code": code, "error": "interrupted"})
     return code
 
 
@@ -349,9 +369,7 @@ def _print_json(args: argparse.Namespace, payload: dict[str, Any]) -> None:
         print(redact(json.dumps(document, sort_keys=True, default=str)), flush=True)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def entrypoint() -> None:
-    sys.exit(main())
+    """The console script: exit with main()'s code; signals can no longer change it."""
+    signals.install_early()
+    sys.exit(main(settle=True))

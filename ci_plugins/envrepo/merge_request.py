@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ci_plugins import signals
 from ci_plugins.envrepo.checkout import RELEASE_FILE, EnvRepoCheckout, app_path, release_from_text
 from ci_plugins.envrepo.guards import same_release
 from ci_plugins.envrepo.publish import Change, Commit, Refusal
@@ -68,7 +69,8 @@ def open_request(
         ctx.out.info(f"{branch} already holds this release; updating the request only")
         sha = existing
     else:
-        repo.push(ref, lease=existing)
+        with signals.held():  # pushed: finish opening the request whatever signal comes
+            repo.push(ref, lease=existing)
         ctx.out.info(f"pushed {sha[:12]} to {branch}")
     request = forge.open_or_update_change_request(
         repo_url=remote_url,

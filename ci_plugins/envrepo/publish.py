@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ci_plugins import signals
 from ci_plugins.envrepo.checkout import (
     RELEASE_FILE,
     EnvRepoCheckout,
@@ -95,7 +96,8 @@ def push_change(
         if sha is None:
             return Outcome(attempts=attempt)
         try:
-            repo.push()
+            with signals.held():  # pushed or not, never "interrupted" halfway (#17)
+                repo.push()
         except PushRejectedError as exc:
             if attempt == attempts:
                 said = "".join(f"\n  {line}" for line in exc.remote_lines)
