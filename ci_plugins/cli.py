@@ -372,4 +372,22 @@ def _print_json(args: argparse.Namespace, payload: dict[str, Any]) -> None:
 def entrypoint() -> None:
     """The console script: exit with main()'s code; signals can no longer change it."""
     signals.install_early()
-    sys.exit(main(settle=True))
+    code = main(settle=True)
+    _exit_before_stragglers(code)
+    sys.exit(code)
+
+
+def _exit_before_stragglers(code: int) -> None:
+    """Exit at once when a daemon thread is still busy (a watch the server holds open).
+
+    The interpreter's shutdown tears such a thread down in the middle of the Kubernetes
+    client's compiled (pydantic-core) frames, which aborts the process (SIGABRT, exit
+    134) after the verdict was printed (#17). Everything is flushed first; the exit code
+    stays the command's.
+    """
+    import threading
+
+    if any(t.daemon and t.is_alive() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

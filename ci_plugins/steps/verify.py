@@ -52,6 +52,22 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     start = ctx.clock.time()
     deadline = start + (options.timeout if options.timeout is not None else vcfg.timeout)
     kube = Kube(load_client(options.kubeconfig), clock=ctx.clock, deadline=deadline)
+    try:
+        return _verify(ctx, options, vcfg, committed, kube, start=start, deadline=deadline)
+    finally:
+        kube.close()
+
+
+def _verify(
+    ctx: StepContext,
+    options: Options,
+    vcfg: VerifyConfig,
+    committed: Committed,
+    kube: Kube,
+    *,
+    start: float,
+    deadline: float,
+) -> StepResult:
     ctx.out.info(
         f"verifying {options.env}/{', '.join(committed.apps)} at env-repo commit "
         f"{committed.commit[:12]} ({len(committed.objects)} objects) in {kube.host}"
@@ -92,6 +108,9 @@ def _finish(
         )
     for line in verify_report.failure_lines(checked, evidence):
         ctx.out.error(line) if line.startswith("✗") else ctx.out.info(line)
+    hint = verify_report.namespace_hint(committed, checked)
+    if hint:
+        ctx.out.info(f"hint: {hint}")
     message = f"{verdict}: {where}"
     if options.rollback_on_failure:
         data = {**data, "rollback": _rollback(ctx, committed)}
