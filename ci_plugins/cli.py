@@ -195,6 +195,12 @@ def _validate(p: _Parser) -> None:
     p.flag("--base", metavar="REF", help="target branch of the merge request: check only changes")
     p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
     p.flag("--allow-downgrade", action="store_true", help="accept an older model version")
+    p.flag(
+        "--kubernetes-version",
+        metavar="X.Y",
+        help="check objects against this Kubernetes version's schemas (default: "
+        "render.kubernetes_version, else the newest shipped)",
+    )
 
 
 def _status(p: _Parser) -> None:

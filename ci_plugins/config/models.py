@@ -159,6 +159,17 @@ def _branch(value: str) -> str:
     return value
 
 
+class RenderConfig(Section):
+    """How `ci-plugins render` (and `validate`) check the rendered objects."""
+
+    kubernetes_version: Annotated[str, Field(pattern=r"^v?\d+\.\d+(\.\d+)?$")] | None = Field(
+        default=None,
+        description="the clusters' Kubernetes minor version (e.g. '1.30'): every rendered "
+        "object is checked against its OpenAPI schemas (unknown fields, wrong types); "
+        "default: the newest version kubernetes-validate ships",
+    )
+
+
 class EnvRepoConfig(Section):
     """The environment repository that Argo CD or Flux syncs from."""
 
@@ -328,6 +339,7 @@ class Config(Section):
     gate: GatePolicy = Field(default_factory=GatePolicy)
     package: PackageConfig = Field(default_factory=PackageConfig)
     chart: ChartConfig = Field(default_factory=ChartConfig)
+    render: RenderConfig = Field(default_factory=RenderConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     env_repo: EnvRepoConfig = Field(default_factory=EnvRepoConfig)
     environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)

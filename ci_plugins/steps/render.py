@@ -49,6 +49,8 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         info = rendering.render(config, manifest, env, options.output_dir)
         for name in info.files:
             ctx.out.info(f"  {options.output_dir / name}")
+        for note in info.notes:
+            ctx.out.info(note)
     summary = None
     if old is not None:
         diff = diff_rendered(old, read_rendered(options.output_dir))

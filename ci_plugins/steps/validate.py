@@ -29,6 +29,7 @@ class Options:
     base: str | None = None
     report_dir: Path | None = None
     allow_downgrade: bool = False
+    kubernetes_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     git = Git(root)
     changes = _changed(git, root, options.base)
     downgrade_ok = options.allow_downgrade or _is_rollback(git, options.base)
+    _require_schema_valid(ctx, root, [c for c in changes if not c.removed], options)
     cases: list[TestCase] = []
     for change in changes:
         if change.removed:
@@ -86,6 +88,33 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     scope = f"changed since {options.base}" if options.base else "in the repo"
     message = f"validate passed: {len(cases)} checks for {len(apps)} apps {scope}"
     return StepResult.passed(message, data=data, outputs=outputs, summary=summary)
+
+
+def _require_schema_valid(
+    ctx: StepContext, root: Path, changes: list[AppChange], options: Options
+) -> None:
+    """Every changed app's objects against the Kubernetes schemas: exit 2 naming file,
+    object and field (render checks the same before anything is committed)."""
+    from ci_plugins.render import kube_schema
+
+    config = ctx.optional_config()
+    requested = options.kubernetes_version or (config.render.kubernetes_version if config else None)
+    version = kube_schema.resolve_version(requested)
+    objects: dict[str, dict[str, object]] = {}
+    for change in changes:
+        directory = root / ENVIRONMENTS / change.env / change.app / MANIFESTS_DIR
+        for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+            try:
+                documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+            except (yaml.YAMLError, OSError, UnicodeDecodeError):
+                continue  # the "manifests parse" check reports it
+            relpath = str(path.relative_to(root))
+            for index, doc in enumerate(d for d in documents if isinstance(d, dict)):
+                objects[relpath if index == 0 else f"{relpath}#{index + 1}"] = doc
+    report = kube_schema.require_valid(objects, version=version, where="the manifests")
+    note = kube_schema.skipped_note(report)
+    if note:
+        ctx.out.info(note)
 
 
 def check_app(

@@ -11,11 +11,19 @@ import yaml
 from tests.conftest import CliRunner
 from tests.support.envrepo import git
 
+LABELS = {"app.kubernetes.io/name": "digits"}
 DEPLOYMENT = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
     "metadata": {"name": "digits"},
-    "spec": {"replicas": 1},
+    "spec": {
+        "replicas": 1,
+        "selector": {"matchLabels": LABELS},
+        "template": {
+            "metadata": {"labels": LABELS},
+            "spec": {"containers": [{"name": "model-server", "image": "tensorflow/serving"}]},
+        },
+    },
 }
 
 
