@@ -318,6 +318,7 @@ def _main(argv: Sequence[str] | None) -> int:
         Output().error("interrupted; stopped before anything was half-written")
         if args is not None:
             _print_json(args, {"ok": False, "exit_code": code, "error": "interrupted"})
+    signals.defer()  # the exit code is known: a signal from here on cannot change it
     return code
 
 
