@@ -17,7 +17,7 @@ from ci_plugins.adapters.kube import Kube
 from ci_plugins.verify.readiness.model import ObjectRef
 
 Obj = dict[str, Any]
-STOP_TIMEOUT = 5.0  # seconds stop() waits for the watch threads in all
+STOP_TIMEOUT = 2.0  # seconds stop() waits for the watch threads in all
 POD = ("v1", "Pod")
 REPLICASET = ("apps/v1", "ReplicaSet")
 SLICE = ("discovery.k8s.io/v1", "EndpointSlice")

@@ -5,6 +5,8 @@
 
 - `connect_delay`: every new client connection waits this long before it is forwarded
   (a congested network or an API server's slow TLS accept).
+- `hold_watches`: a request for a watch (`watch=true` in its URL) waits this long before it
+  is forwarded, so watch threads are still inside an API call when the command ends.
 - `fail_first`: the first N HTTP requests, over all connections, are answered by the proxy
   itself with `500 Internal Server Error` and a Kubernetes-shaped Status body, and the
   connection is closed; later requests pass through untouched.
@@ -37,9 +39,17 @@ STATUS_500 = json.dumps(
 class FaultyProxy:
     """Forward 127.0.0.1:<port> to 127.0.0.1:<upstream>, with delays and 500 answers."""
 
-    def __init__(self, upstream: int, *, connect_delay: float = 0.0, fail_first: int = 0) -> None:
+    def __init__(
+        self,
+        upstream: int,
+        *,
+        connect_delay: float = 0.0,
+        fail_first: int = 0,
+        hold_watches: float = 0.0,
+    ) -> None:
         self.upstream = upstream
         self.connect_delay = connect_delay
+        self.hold_watches = hold_watches
         self.fail_first = fail_first
         self.connections = 0
         self.failed = 0
@@ -108,6 +118,10 @@ class FaultyProxy:
             return
         first = _read_request_head(client)
         if first is None:
+            _shutdown(client)
+            return
+        watch = b"watch=true" in first.split(b"\r\n", 1)[0]
+        if watch and self.hold_watches and self._closing.wait(self.hold_watches):
             _shutdown(client)
             return
         if self._take_failure():

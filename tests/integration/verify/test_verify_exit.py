@@ -1,7 +1,8 @@
 """verify never dies after its verdict (#17 item 12): no exit but 0, 1 or 3, under load.
 
 Healthy runs 4 at a time, then runs through a proxy that delays every new connection and
-one whose first answers are 500s. Before the fix, daemon watch threads blocked in the
+holds watch requests (so watch threads are inside an API call when verify ends), and one
+whose first answers are 500s. Before the fix, daemon watch threads blocked in the
 Kubernetes client were torn down at interpreter exit: SIGABRT (-6) after "healthy".
 """
 
@@ -62,7 +63,7 @@ def test_52_verify_runs_4_at_a_time_exit_only_0_1_or_3(verify_env: VerifyEnv) ->
     assert port is not None
 
     _check(_verify_many(verify_env, verify_env.kubeconfig, 36))
-    with FaultyProxy(port, connect_delay=0.3) as slow:
+    with FaultyProxy(port, connect_delay=0.3, hold_watches=3.0) as slow:
         kubeconfig = write_kubeconfig(verify_env.root / "slow-kubeconfig", slow.url)
         _check(_verify_many(verify_env, kubeconfig, 8))
         assert slow.connections >= 8
