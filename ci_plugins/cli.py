@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ci_plugins import __version__
+from ci_plugins import __version__, signals
 
 if TYPE_CHECKING:
     from ci_plugins.output import Output
@@ -67,8 +66,8 @@ class _Parser(argparse.ArgumentParser):
                 kwargs["default"] = [convert(item) for item in env_value.split(",") if item]
             elif env_value:
                 kwargs["default"] = convert(env_value)
-        except ValueError:
-            self.error(f"{env_name}={env_value!r} is not a valid value for {name}")
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            self.error(f"{env_name}={env_value!r} is not a valid value for {name}: {exc}")
         self.add_argument(name, required=required and not env_value, help=help_text, **kwargs)
 
     def error(self, message: str) -> NoReturn:
@@ -148,20 +147,42 @@ def _source_docstring(name: str) -> str:
     return ast.get_docstring(ast.parse(text)) or ""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    _Parser.json_requested = "--json" in argv
-    args = build_parser(argv).parse_args(argv)
-    from ci_plugins.output import Output
+def main(argv: Sequence[str] | None = None, *, settle: bool = False) -> int:
+    """Run one command; SIGTERM and ^C anywhere in it exit 130 (ci_plugins.signals).
 
-    out = Output()
+    settle: ignore signals once the exit code is known (the console script); otherwise
+    the caller's handlers are put back.
+    """
+    previous = signals.install()
     try:
+        return _main(argv)
+    finally:
+        signals.settle() if settle else signals.restore(previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args: argparse.Namespace | None = None
+    try:
+        from ci_plugins.output import Output
+
+        out = Output()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        _Parser.json_requested = "--json" in argv
+        args = build_parser(argv).parse_args(argv)
         code = _run(args, out)
+        if signals.noted():
+            out.info(
+                f"{', '.join(signals.noted())} arrived after the change was pushed; "
+                "finished reporting it instead of stopping"
+            )
     except KeyboardInterrupt:
-        out.error("interrupted; stopped before anything was half-written")
-        code = 130
-        _print_json(args, {"ok": False, "exit_code": code, "error": "interrupted"})
+        code = signals.EXIT_INTERRUPTED
+        from ci_plugins.output import Output
+
+        Output().error("interrupted; stopped before anything was half-written")
+        if args is not None:
+            _print_json(args, {"ok": False, "exit_code": code, "error": "interrupted"})
+    signals.defer()  # the exit code is known: a signal from here on cannot change it
     return code
 
 
@@ -219,9 +240,25 @@ def _print_json(args: argparse.Namespace, payload: dict[str, Any]) -> None:
         print(redact(json.dumps(document, sort_keys=True, default=str)), flush=True)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def entrypoint() -> None:
-    sys.exit(main())
+    """The console script: exit with main()'s code; signals can no longer change it."""
+    signals.install_early()
+    code = main(settle=True)
+    _exit_before_stragglers(code)
+    sys.exit(code)
+
+
+def _exit_before_stragglers(code: int) -> None:
+    """Exit at once when a daemon thread is still busy (a watch the server holds open).
+
+    The interpreter's shutdown tears such a thread down in the middle of the Kubernetes
+    client's compiled (pydantic-core) frames, which aborts the process (SIGABRT, exit
+    134) after the verdict was printed (#17). Everything is flushed first; the exit code
+    stays the command's.
+    """
+    import threading
+
+    if any(t.daemon and t.is_alive() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

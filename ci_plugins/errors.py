@@ -63,4 +63,13 @@ class ExternalError(CiPluginsError):
 
 
 class PushRejectedError(ExternalError):
-    """The remote refused our push because it moved on; promote fetches and retries."""
+    """The remote refused our push because it moved on; promote fetches and retries.
+
+    `remote_lines`: what the server said (`remote: ...`, e.g. a pre-receive hook's reason).
+    """
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, remote_lines: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.remote_lines = [redact(line) for line in remote_lines]

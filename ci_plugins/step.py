@@ -64,6 +64,20 @@ class StepContext:
             return self.config()
         return None
 
+    def environment(self, name: str) -> str:
+        """name, when it is a valid environment name the config defines (any valid name
+        without a config); InputError (exit 2) "unknown environment ... did you mean" else.
+
+        Every command that takes --env calls this, so they all refuse alike (#17).
+        """
+        from ci_plugins.config.names import check_env
+
+        check_env(name)
+        config = self.optional_config()
+        if config is not None:
+            config.environment(name)
+        return name
+
 
 @dataclass(frozen=True)
 class StepResult:

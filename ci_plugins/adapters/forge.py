@@ -29,6 +29,7 @@ from ci_plugins.adapters.forge_api import (
 )
 from ci_plugins.config.models import EnvRepoConfig
 from ci_plugins.errors import InputError
+from ci_plugins.redact import Secret
 from ci_plugins.step import REAL_CLOCK, Clock
 
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>[^/\s].*)$")
@@ -76,6 +77,32 @@ def open_or_update_change_request(
             )
 
     return with_retries(call, clock=clock)
+
+
+def check_change_requests(
+    target: ForgeTarget, *, source_branch: str, target_branch: str, clock: Clock = REAL_CLOCK
+) -> None:
+    """One read call (the open MR/PR of the branch), before promote pushes anything.
+
+    A wrong API URL, project or token then fails (exit 3) with nothing pushed.
+    """
+    if target.kind == "gitlab":
+        from ci_plugins.adapters import gitlab
+
+        def call() -> None:
+            gitlab.check_merge_requests(
+                target, source_branch=source_branch, target_branch=target_branch
+            )
+
+    else:
+        from ci_plugins.adapters import github
+
+        def call() -> None:
+            github.check_pull_requests(
+                target, source_branch=source_branch, target_branch=target_branch
+            )
+
+    with_retries(call, clock=clock)
 
 
 def upsert_report_comment(
@@ -127,29 +154,57 @@ def upsert_report_comment(
 
 
 def resolve_target(repo_url: str, config: EnvRepoConfig, environ: Mapping[str, str]) -> ForgeTarget:
-    """Which forge, API URL, project and token serve the environment repo at repo_url."""
+    """Which forge, API URL, project and token serve the environment repo at repo_url.
+
+    InputError (exit 2) listing every missing setting at once (forge, project, API URL,
+    token), so that one run tells the user all they must fix (#17).
+    """
     host = url_host(repo_url)
     kind = config.forge or _infer_forge(host, environ)
+    problems: list[str] = []
     if kind is None:
-        raise InputError(
-            f"cannot tell whether the environment repo {repo_url} is on GitLab or GitHub",
-            hint="set env_repo.forge (gitlab or github) in ci-plugins.yaml",
+        problems.append(
+            f"env_repo.forge: cannot tell whether {repo_url} is on GitLab or GitHub "
+            "(set gitlab or github)"
         )
     project = config.project or parse_project(repo_url)
     if not project or (kind == "github" and project.count("/") != 1):
         expected = "owner/repo" if kind == "github" else "group/project"
-        raise InputError(
-            f"cannot tell the {NAMES[kind]} project from the environment repo URL {repo_url}",
-            hint=f"set env_repo.project ({expected}) in ci-plugins.yaml",
+        name = NAMES[kind] if kind else "GitLab/GitHub"
+        problems.append(
+            f"env_repo.project: cannot tell the {name} project from the environment repo URL "
+            f"{repo_url} (set {expected})"
         )
-    api_url = config.api_url or _default_api_url(kind, host, environ)
-    if api_url is None:
+    api_url = (config.api_url or _default_api_url(kind, host, environ)) if kind else None
+    if kind is not None and api_url is None:
+        problems.append(f"env_repo.api_url: cannot tell the {NAMES[kind]} API URL for {repo_url}")
+    token: tuple[Secret, str] | None = None
+    try:
+        kinds: tuple[ForgeKind, ...] = (kind,) if kind else ("gitlab", "github")
+        token = _any_token(kinds, environ)
+    except InputError as exc:
+        problems.append(str(exc))
+    if problems or kind is None or project is None or api_url is None or token is None:
+        count = len(problems)
         raise InputError(
-            f"cannot tell the {NAMES[kind]} API URL for {repo_url}",
-            hint="set env_repo.api_url in ci-plugins.yaml",
+            f"promotion with approval: merge-request needs {count} more setting"
+            + ("s" if count != 1 else ""),
+            problems=problems,
+            hint="set them in ci-plugins.yaml / the job's variables, or promote without "
+            "approval and merge by hand (docs/approvals.md, 'Without a forge API')",
         )
-    token, variable = find_token(kind, environ, purpose=f"open a {_change_request_name(kind)}")
-    return ForgeTarget(kind, _api_root(kind, api_url), project, token, variable)
+    return ForgeTarget(kind, _api_root(kind, api_url), project, token[0], token[1])
+
+
+def _any_token(kinds: tuple[ForgeKind, ...], environ: Mapping[str, str]) -> tuple[Secret, str]:
+    """The token of the (only possible) forge; InputError naming every variable otherwise."""
+    errors = []
+    for kind in kinds:
+        try:
+            return find_token(kind, environ, purpose=f"open a {_change_request_name(kind)}")
+        except InputError as exc:
+            errors.append(str(exc))
+    raise InputError("; ".join(errors))
 
 
 def url_host(repo_url: str) -> str | None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ci_plugins.errors import ExternalError, PushRejectedError
+from ci_plugins.errors import ExternalError, InputError, PushRejectedError
 from ci_plugins.redact import Secret, redact, register_secret
 
 DEFAULT_TIMEOUT = 300.0
@@ -141,6 +141,15 @@ def tool_env(
     return env
 
 
+def remote_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    """The server's own words in a push's output (`remote: ...`), e.g. a hook's reason."""
+    lines = []
+    for line in (proc.stderr or "").splitlines():
+        if line.startswith("remote:") and line.removeprefix("remote:").strip():
+            lines.append(line.rstrip())
+    return lines
+
+
 class Git:
     """git in one working directory, with one remote's credentials."""
 
@@ -236,18 +245,33 @@ class Git:
         text = (proc.stdout + proc.stderr).lower()
         if any(marker in text for marker in _REJECTED_MARKERS):
             error = ExternalError.from_process(["git", *argv], proc)
-            raise PushRejectedError(str(error), hint=error.hint)
+            raise PushRejectedError(str(error), hint=error.hint, remote_lines=remote_lines(proc))
         raise self._error(["git", *argv], proc)
 
-    def _error(self, argv: Sequence[str], proc: subprocess.CompletedProcess[str]) -> ExternalError:
+    def _error(
+        self, argv: Sequence[str], proc: subprocess.CompletedProcess[str]
+    ) -> ExternalError | InputError:
+        """Our words for a failed git command.
+
+        No credential at all for an HTTPS remote that asks for one is bad input (exit 2: a
+        retry cannot help, #17); a refused credential or an unreachable remote is exit 3.
+        The hint asks for write access only for a push.
+        """
         text = (proc.stderr or "").lower()
         hint = None
         where = self.remote.display if self.remote else "the remote"
+        access = "write" if "push" in argv[1:2] else "read"
         if any(marker in text for marker in _AUTH_MARKERS):
             hint = (
                 f"authentication to {where} failed: set CI_PLUGINS_GIT_TOKEN (and "
-                "CI_PLUGINS_GIT_USERNAME), or CI_JOB_TOKEN / GITHUB_TOKEN, with write access"
+                f"CI_PLUGINS_GIT_USERNAME), or CI_JOB_TOKEN / GITHUB_TOKEN, with {access} access"
             )
+            if "could not read username" in text and not (self.remote and self.remote.credentials):
+                return InputError(
+                    f"{where} asks for credentials and none were given "
+                    f"(git {argv[1] if len(argv) > 1 else ''} needs {access} access)",
+                    hint=hint,
+                )
         elif any(marker in text for marker in _UNREACHABLE_MARKERS):
             hint = f"check that {where} exists and is reachable from this runner"
         return ExternalError.from_process(argv, proc, hint=hint)

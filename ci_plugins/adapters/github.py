@@ -29,6 +29,15 @@ def open_or_update_pull_request(
         return _open_or_update(target, repo, source_branch, target_branch, title, body)
 
 
+def check_pull_requests(target: ForgeTarget, *, source_branch: str, target_branch: str) -> None:
+    """List the open PRs of the branch: proves API URL, repository and token before a push.
+
+    Raises ApiError/ExternalError (exit 3) when the API fails.
+    """
+    with _repo(target) as repo:
+        _find_open(target, repo, source_branch, target_branch)
+
+
 def _open_or_update(
     target: ForgeTarget,
     repo: Any,

@@ -29,6 +29,15 @@ def open_or_update_merge_request(
         return _open_or_update(target, project, source_branch, target_branch, title, body)
 
 
+def check_merge_requests(target: ForgeTarget, *, source_branch: str, target_branch: str) -> None:
+    """List the open MRs of the branch: proves API URL, project and token before a push.
+
+    Raises ApiError/ExternalError (exit 3) when the API fails.
+    """
+    with _project(target) as project:
+        _find_open(target, project, source_branch, target_branch)
+
+
 def _open_or_update(
     target: ForgeTarget,
     project: Any,

@@ -9,6 +9,7 @@ reach a message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -169,6 +170,25 @@ def _external(what: str, exc: BaseException) -> ExternalError:
     return ExternalError(f"Kubernetes API: {what} failed: {_describe(exc)}")
 
 
+class _Stopped(Exception):
+    """A watch thread was asked to stop while its retry waited."""
+
+
+@dataclass(frozen=True)
+class _StopAwareClock:
+    """The clock of a watch thread's retries: sleeping ends (raises _Stopped) on stop."""
+
+    clock: Clock
+    stop: threading.Event
+
+    def time(self) -> float:
+        return self.clock.time()
+
+    def sleep(self, seconds: float) -> None:
+        if self.stop.wait(max(0.0, seconds)):
+            raise _Stopped
+
+
 @dataclass
 class Kube:
     """One cluster: typed calls with retries, results as API-shaped dicts."""
@@ -327,6 +347,10 @@ class Kube:
             f"annotate {ref}",
         )
 
+    def close(self) -> None:
+        """Close the client's connection pool (idle connections; no call may follow)."""
+        self.api_client.close()
+
     def watch(
         self,
         api_version: str,
@@ -336,21 +360,29 @@ class Kube:
         on_list: Callable[[list[Obj]], None],
         on_event: Callable[[str, Obj], None],
         stop: threading.Event,
+        on_stream: Callable[[Any], None] = lambda stream: None,
     ) -> None:
         """List, then watch from the list's resourceVersion until stop is set (run in a thread).
 
         A 410 Gone re-lists (the Python Watch retries only once); a silent end of the stream
         (server-side timeout) restarts the watch; other errors wait a little and re-list.
+        `on_stream(w)` hands each open `kubernetes.watch.Watch` out, so that whoever stops
+        the thread can close the stream a blocked read waits on (`w.stop()`). Retries
+        between attempts end as soon as stop is set, not at the deadline.
         """
         list_fn, args = self._list_fn(api_version, kind, namespace)
+        lister = dataclasses.replace(self, clock=_StopAwareClock(self.clock, stop))
         version: str | None = None
         while not stop.is_set():
             try:
                 if version is None:
-                    items, version = self.list_objects(api_version, kind, namespace)
+                    items, version = lister.list_objects(api_version, kind, namespace)
                     on_list(items)
                     version = version or ""
                 stream = watch.Watch()  # type: ignore[no-untyped-call]
+                on_stream(stream)
+                if stop.is_set():
+                    return
                 for event in stream.stream(  # type: ignore[no-untyped-call]
                     list_fn,
                     *args,
@@ -384,3 +416,5 @@ class Kube:
             except (urllib3.exceptions.HTTPError, OSError):
                 version = None
                 stop.wait(1.0)
+            except _Stopped:
+                return

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_plugins.errors import ExternalError
+from ci_plugins.errors import ExternalError, InputError
 from ci_plugins.model.packaging import LAYER_MEDIA_TYPE, RegistryRef
 from ci_plugins.redact import Secret, redact
 
@@ -93,15 +93,16 @@ def push_artifact(
 def check_access(target: Target) -> str:
     """Ask GET /v2/ once; return the oras auth backend to use ('basic' or 'token').
 
-    ExternalError when unreachable, or when a Basic-auth registry refuses our credentials
-    (or we have none).
+    ExternalError when unreachable, or when a Basic-auth registry refuses our credentials;
+    InputError (exit 2) when it asks for credentials and we have none.
     """
     status, challenge = _get_v2(target, with_credentials=False)
     scheme = challenge.split(" ", 1)[0].lower()
     if status == 401 and scheme == "basic":
         if target.credentials is None:
-            raise ExternalError(
-                f"push denied: registry {target.ref.host} requires credentials",
+            # No credential at all is bad input (exit 2): retrying the job cannot help (#17).
+            raise InputError(
+                f"push denied: registry {target.ref.host} requires credentials and none were given",
                 hint="set CI_PLUGINS_REGISTRY_USERNAME and CI_PLUGINS_REGISTRY_PASSWORD "
                 "(as masked CI variables)",
             )

@@ -25,7 +25,8 @@ from pydantic import (
 )
 
 from ci_plugins import safe_read
-from ci_plugins.config.names import APP_MAX, ENV_MAX, dns_label_problem
+from ci_plugins.config.durations import DURATION_PATTERN, MAX_SECONDS, parse_duration
+from ci_plugins.config.names import APP_MAX, ENV_MAX, branch_problem, dns_label_problem
 from ci_plugins.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
@@ -56,6 +57,19 @@ AppName = Annotated[
 EnvName = Annotated[str, _label(ENV_MAX), Field(description="DNS-1123 label")]
 Number = Annotated[float, AfterValidator(_finite)]
 NonNegative = Annotated[float, Field(ge=0), AfterValidator(_finite)]
+# Every duration key: seconds or "90s"/"5m"/"1h", finite and at most a week (durations.py).
+Seconds = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ]
+        }
+    ),
+]
 
 
 class Section(BaseModel):
@@ -92,29 +106,14 @@ class GatePolicy(Section):
 
 
 def _entrypoint(value: str) -> str:
+    module, colon, function = value.partition(":")
+    if colon and module.endswith(".py"):
+        # model.py:build reads as a submodule `py` of a package `model` (#17).
+        fixed = f"{module.removesuffix('.py').replace('/', '.')}:{function}"
+        raise ValueError(f"{value!r} names a file: drop the .py (use {fixed!r}, module:function)")
     if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", value):
         raise ValueError(f"expected module:function (e.g. model:build), got {value!r}")
     return value
-
-
-# --- durations: seconds, or `90s`, `5m`, `1h30m` (one grammar for every section) --------
-
-_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d|w)")
-# The same grammar for editors (JSON Schema regexes have no named groups).
-DURATION_SCHEMA_PATTERN = r"^\s*([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+\s*$"
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: Any) -> Any:
-    """Seconds from a number or a string like `90s`, `5m`, `1h30m`, `1d` (others unchanged,
-    so that the type check reports them)."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    parts = list(_DURATION.finditer(text))
-    if not parts or "".join(p.group(0) for p in parts) != text:
-        raise ValueError(f"expected seconds or a duration like 90s, 5m, 1h, got {value!r}")
-    return float(sum(float(p["number"]) * _UNIT_SECONDS[p["unit"]] for p in parts))
 
 
 # --- train.tune: hyper-parameter search (docs/train.md, "Hyper-parameter search") -------
@@ -147,7 +146,7 @@ TuneDuration = Annotated[
         {
             "anyOf": [
                 {"type": "number", "exclusiveMinimum": 0},
-                {"type": "string", "pattern": DURATION_SCHEMA_PATTERN},
+                {"type": "string", "pattern": DURATION_PATTERN},
             ]
         }
     ),
@@ -312,8 +311,26 @@ class ChartConfig(Section):
         default=None, description="chart directory; default: the chart shipped with ci-plugins"
     )
     values: dict[str, Any] = Field(default_factory=dict, description="the app's chart values")
-    timeout: float = Field(
+    timeout: Seconds = Field(
         default=120, gt=0, description="seconds `helm template` may take before it is stopped"
+    )
+
+
+def _branch(value: str) -> str:
+    problem = branch_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+class RenderConfig(Section):
+    """How `ci-plugins render` (and `validate`) check the rendered objects."""
+
+    kubernetes_version: Annotated[str, Field(pattern=r"^v?\d+\.\d+(\.\d+)?$")] | None = Field(
+        default=None,
+        description="the clusters' Kubernetes minor version (e.g. '1.30'): every rendered "
+        "object is checked against its OpenAPI schemas (unknown fields, wrong types); "
+        "default: the newest version kubernetes-validate ships",
     )
 
 
@@ -321,7 +338,9 @@ class EnvRepoConfig(Section):
     """The environment repository that Argo CD or Flux syncs from."""
 
     url: str | None = Field(default=None, description="clone URL (https, ssh or a local path)")
-    branch: str = Field(default="main", description="branch the GitOps controller watches")
+    branch: Annotated[str, AfterValidator(_branch)] = Field(
+        default="main", description="branch the GitOps controller watches"
+    )
     forge: Literal["gitlab", "github"] | None = Field(
         default=None,
         description="where merge/pull requests are opened for environments with approval; "
@@ -468,9 +487,6 @@ class ModelCheckConfig(Section):
     smoke: SmokeConfig | None = Field(default=None, description="optional golden request")
 
 
-Seconds = Annotated[float, AfterValidator(_finite), Field(ge=0)]
-
-
 class RuleThresholds(Section):
     """How long verify's rules tolerate each condition, and how much: the one definition
     of these thresholds and their defaults (docs/readiness.md). verify: holds them, and
@@ -518,12 +534,8 @@ class VerifyConfig(RuleThresholds):
     )
 
 
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    AfterValidator(_finite),
-    Field(gt=0, description="seconds, or a duration like 90s, 5m, 1h"),
-]
+# A duration that must be longer than zero (windows, cooldowns, timeouts).
+Duration = Annotated[Seconds, Field(gt=0, description="seconds, or a duration like 90s, 5m, 1h")]
 
 
 class MonitorMetric(Section):
@@ -732,6 +744,7 @@ class Config(Section):
     gate: GatePolicy = Field(default_factory=GatePolicy)
     package: PackageConfig = Field(default_factory=PackageConfig)
     chart: ChartConfig = Field(default_factory=ChartConfig)
+    render: RenderConfig = Field(default_factory=RenderConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     env_repo: EnvRepoConfig = Field(default_factory=EnvRepoConfig)
     environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)

@@ -41,3 +41,21 @@ def check_env(value: str, *, what: str = "environment") -> str:
     if problem:
         raise InputError(f"invalid {what} name: {problem}")
     return value
+
+
+_BAD_REF_PARTS = ("..", "@{", "//", "/.", "\\")
+
+
+def branch_problem(value: str) -> str | None:
+    """Why value cannot be a git branch name (the rules of `git check-ref-format --branch`),
+    or None. A leading '-' would read as an option to git: refused too."""
+    if not value:
+        return "must not be empty"
+    if value.startswith("-"):
+        return f"{value!r} starts with '-' (git would read it as an option)"
+    bad = [c for c in value if c.isspace() or c in "~^:?*[" or ord(c) < 32 or ord(c) == 127]
+    if bad or any(part in value for part in _BAD_REF_PARTS) or value == "@":
+        return f"{value!r} is not a valid git branch name"
+    if value.startswith(("/", ".")) or value.endswith(("/", ".", ".lock")):
+        return f"{value!r} is not a valid git branch name"
+    return None

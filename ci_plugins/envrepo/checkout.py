@@ -24,7 +24,7 @@ from ci_plugins.adapters.git import Git, Remote, resolve_remote
 from ci_plugins.config.models import validate_model
 from ci_plugins.config.names import check_app, check_env
 from ci_plugins.envrepo.record import ReleaseRecord
-from ci_plugins.errors import ExternalError, InputError
+from ci_plugins.errors import ExternalError, InputError, PushRejectedError
 from ci_plugins.render.manifests import ManifestFile, manifest_paths, read_manifest_dir
 
 ENVIRONMENTS = "environments"
@@ -331,4 +331,9 @@ def mark_verified(
         if repo.remote_ref(tag):
             return
         repo.git.run("fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "--", commit)
-        repo.git.push(f"{commit}:{tag}")
+        try:
+            repo.git.push(f"{commit}:{tag}")
+        except PushRejectedError:
+            # A concurrent verify of the same commit pushed the same tag first (#17).
+            if repo.remote_ref(tag) != commit:
+                raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ci_plugins import signals
 from ci_plugins.envrepo.checkout import RELEASE_FILE, EnvRepoCheckout, app_path, release_from_text
 from ci_plugins.envrepo.guards import same_release
 from ci_plugins.envrepo.promotion import Plan, change_for
@@ -41,10 +42,14 @@ def open_request(
     from ci_plugins.adapters import forge
 
     remote_url = repo.git.remote.url if repo.git.remote else url
-    # Missing token or unknown forge: fail (exit 2) before anything is pushed.
-    forge.resolve_target(remote_url, config.env_repo, ctx.out.environ)
-    current = repo.read_release(plan.env, plan.app)
     branch = branch_name(plan.env, plan.app)
+    # Every missing setting (exit 2), then a wrong API URL, project or token (exit 3),
+    # before anything is pushed (#17).
+    target = forge.resolve_target(remote_url, config.env_repo, ctx.out.environ)
+    forge.check_change_requests(
+        target, source_branch=branch, target_branch=repo.branch, clock=ctx.clock
+    )
+    current = repo.read_release(plan.env, plan.app)
     ref = f"refs/heads/{branch}"
     existing = repo.remote_ref(ref)
     proposed = _proposed(repo, existing, plan) if existing else None
@@ -63,7 +68,8 @@ def open_request(
         ctx.out.info(f"{branch} already holds this release; updating the request only")
         sha = existing
     else:
-        repo.push(ref, lease=existing)
+        with signals.held():  # pushed: finish opening the request whatever signal comes
+            repo.push(ref, lease=existing)
         ctx.out.info(f"pushed {sha[:12]} to {branch}")
     request = forge.open_or_update_change_request(
         repo_url=remote_url,

@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ci_plugins import signals
 from ci_plugins.adapters import retry
 from ci_plugins.envrepo.checkout import (
     RELEASE_FILE,
@@ -104,7 +105,8 @@ def push_change(
         sha = repo.commit(paths, result.message)
         if sha is None:
             return Outcome(attempts=attempt)
-        repo.push()
+        with signals.held():  # pushed or not, never "interrupted" halfway (#17)
+            repo.push()
         return Outcome(commit=sha, attempts=attempt, result=result.result)
 
     def wait(attempt: int, _exc: BaseException) -> float:
@@ -112,7 +114,7 @@ def push_change(
 
     def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
         out.info(
-            f"push rejected ({_last_line(str(exc))}); re-applying on the new state of "
+            f"push rejected ({_reason(exc)}); re-applying on the new state of "
             f"{repo.branch} in {delay:.1f}s (attempt {attempt + 1} of {attempts})"
         )
 
@@ -126,11 +128,20 @@ def push_change(
     try:
         return retry.call(policy, attempt_change)
     except retry.GaveUp as exc:
+        lines = exc.last.remote_lines if isinstance(exc.last, PushRejectedError) else []
+        said = "".join(f"\n  {line}" for line in lines)
         raise ExternalError(
             f"push to {repo.url} ({repo.branch}) was still rejected after {exc.attempts} "
-            "attempts; nothing of this change was pushed",
+            "attempts; nothing of this change was pushed"
+            + (f"; the server said:{said}" if said else ""),
             hint=f"last rejection: {_last_line(str(exc.last))}",
         ) from exc.last
+
+
+def _reason(exc: BaseException) -> str:
+    """What the server said about a rejected push (its `remote:` lines), else git's last line."""
+    lines = exc.remote_lines if isinstance(exc, PushRejectedError) else []
+    return "; ".join(lines) or _last_line(str(exc))
 
 
 def _last_line(text: str) -> str:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ci_plugins import ci_system
-from ci_plugins.config.names import check_app, check_env
+from ci_plugins.config.names import check_app
 from ci_plugins.envrepo import guards
 from ci_plugins.envrepo.checkout import (
     MANIFESTS_DIR,
@@ -92,7 +92,7 @@ class RollbackResult:
 
 def rollback(ctx: StepContext, target: Target, *, env: str, app: str) -> RollbackResult:
     """Roll app back in env in the environment repo `target` (one commit, pushed)."""
-    env, app = check_env(env), check_app(app)
+    env, app = ctx.environment(env), check_app(app)
     path = app_path(env, app)
     actor = ci_system.actor(ctx.out.environ)
 

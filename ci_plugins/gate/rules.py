@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -102,12 +103,38 @@ def _baseline_check(
     return Check(name, rule, value, bound, value <= bound + _EPSILON, baseline=base)
 
 
+def non_numeric(policy: GatePolicy, metrics: dict[str, Any]) -> list[str]:
+    """One line per metric the policy checks whose value is not a number at all (a
+    string, true, null, a list): bad input (exit 2), not a verdict. NaN and inf are
+    numbers, and fail their checks."""
+    names = dict.fromkeys([*policy.metrics, *policy.baseline])
+    return [
+        f"{name}: expected a number, got {metrics[name]!r}"
+        for name in names
+        if name in metrics and not _is_number(metrics[name])
+    ]
+
+
+def missing_note(name: str, metrics: dict[str, Any]) -> str:
+    """Why a metric the policy names is absent: what exists, and the nearest name."""
+    if not metrics:
+        return f"{name} is missing from the metrics (the metrics file has none)"
+    known = sorted(metrics)
+    match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f"; did you mean {match[0]!r}?" if match else ""
+    return f"{name} is missing from the metrics (they are: {', '.join(known)}{hint})"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _number(metrics: dict[str, Any], name: str) -> tuple[float | None, str | None]:
     """The metric as a finite float, or the reason it is not one."""
     if name not in metrics:
-        return None, f"{name} is missing from the metrics"
+        return None, missing_note(name, metrics)
     value = metrics[name]
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not _is_number(value):
         return None, f"{name} is not a number: {value!r}"
     if not math.isfinite(value):
         return None, f"{name} is not a finite number: {value!r}"

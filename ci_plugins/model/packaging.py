@@ -52,6 +52,11 @@ class RegistryRef:
         return self.host.rsplit(":", 1)[0] in LOOPBACK_HOSTS or self.host.startswith("[::1]")
 
 
+_HOSTNAME = re.compile(
+    r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
+
+
 def parse_registry(ref: str) -> RegistryRef:
     """Parse 'host[:port]/path' (an 'oci://' prefix is allowed); InputError otherwise."""
     text = ref.strip().removeprefix("oci://").rstrip("/")
@@ -61,6 +66,8 @@ def parse_registry(ref: str) -> RegistryRef:
         problem = "name a repository, not a digest (the digest is what package records)"
     elif not repository or ("." not in host and ":" not in host and host != "localhost"):
         problem = "expected host[:port]/repository, e.g. registry.example.com/ml/digits"
+    elif _host_problem(host):
+        problem = _host_problem(host)
     elif ":" in repository:
         problem = "leave the tag out: package tags the artifact with the model version"
     elif not _REPOSITORY.match(repository):
@@ -68,6 +75,16 @@ def parse_registry(ref: str) -> RegistryRef:
     if problem:
         raise InputError(f"invalid registry reference {ref!r}: {problem}")
     return RegistryRef(host=host, repository=repository)
+
+
+def _host_problem(host: str) -> str | None:
+    """Why host[:port] cannot be a registry address, or None."""
+    name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
+    if not (_HOSTNAME.match(name) or re.fullmatch(r"\[[0-9A-Fa-f:.]+\]", name)):
+        return f"{name!r} is not a host name"
+    if colon and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return f"port {port!r} is not a number from 1 to 65535"
+    return None
 
 
 def tag_for(version: str) -> str:

@@ -28,6 +28,7 @@ from ci_plugins.config.models import Config
 from ci_plugins.config.names import check_app, check_env
 from ci_plugins.errors import InputError
 from ci_plugins.model.manifest import ModelManifest
+from ci_plugins.render import kube_schema
 from ci_plugins.render.manifests import CLUSTER_SCOPED, RENDER_INFO, parse_objects
 
 CHART_NAME = "model-server"
@@ -47,9 +48,11 @@ class RenderInfo:
     artifact: str | None
     image: str | None
     files: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # for the log only (e.g. kinds without a schema)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("notes")
         data["chart"] = dict(self.chart)
         data["files"] = list(self.files)
         return data
@@ -180,6 +183,10 @@ def render(
             timeout=config.chart.timeout,
         )
     documents = split_objects(stream, namespace=namespace)
+    version = kube_schema.resolve_version(config.render.kubernetes_version)
+    checked = kube_schema.require_valid(
+        documents, version=version, where=f"the chart rendered for {env}"
+    )
     image = _serving_image(documents)
     info = RenderInfo(
         app=app,
@@ -192,6 +199,7 @@ def render(
         artifact=manifest.artifact,
         image=image,
         files=tuple(sorted(documents)),
+        notes=tuple(note for note in [kube_schema.skipped_note(checked)] if note),
     )
     files = {name: dump_object(obj) for name, obj in documents.items()}
     files[RENDER_INFO] = json.dumps(info.as_json(), indent=2, sort_keys=True) + "\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 from ci_plugins import ci_system as ci_vars
 from ci_plugins.config.models import GatePolicy, load_policy
 from ci_plugins.errors import InputError
-from ci_plugins.gate.rules import Check, evaluate
+from ci_plugins.gate.rules import Check, evaluate, non_numeric
 from ci_plugins.model.metrics import Baseline, read_baseline, read_metrics
 from ci_plugins.reports import TestCase, junit_xml, markdown_table, to_json, write_reports
 from ci_plugins.step import Flags, StepContext, StepResult
@@ -43,8 +43,20 @@ class Options:
 
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Pass when metrics meet the policy and do not regress from the baseline."""
+    if options.env:
+        ctx.environment(options.env)
     policy = _policy(ctx, options)
     metrics = read_metrics(options.metrics)
+    problems = non_numeric(policy, metrics)
+    if problems:
+        count = len(problems)
+        raise InputError(
+            f"metrics file {options.metrics} has {count} metric"
+            + (" that is" if count == 1 else "s that are")
+            + " not a number, checked by the gate policy",
+            problems=problems,
+            hint="train writes numbers; check what wrote this metrics.json",
+        )
     found = _baseline(ctx, options)
     baseline = found if isinstance(found, Baseline) else None
     missing = found if isinstance(found, NoBaseline) else None
@@ -150,7 +162,8 @@ def _message(checks: list[Check], failed: list[Check], *, advisory: bool) -> str
         return "gate passed: the policy has no rules"
     if not failed:
         return f"gate passed: {len(checks)} checks"
-    reasons = "; ".join(_reason(check) for check in failed)
+    # min and max of one missing metric share one reason: say it once (#17).
+    reasons = "; ".join(dict.fromkeys(_reason(check) for check in failed))
     prefix = "gate failed (advisory, not blocking)" if advisory else "gate failed"
     return f"{prefix}: {len(failed)} of {len(checks)} checks: {reasons}"
 

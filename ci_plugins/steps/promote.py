@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_plugins.config.models import Config
-from ci_plugins.config.names import check_env
 from ci_plugins.envrepo import guards, merge_request
 from ci_plugins.envrepo.checkout import EnvRepoCheckout, app_path, checkout
 from ci_plugins.envrepo.promotion import Plan, change_for
@@ -46,7 +45,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     url = env_repo_url(options.env_repo, config)
     if options.from_env or options.to_env:
         return _promote_between(ctx, config, url, options)
-    env = _required_env(config, options)
+    env = _required_env(ctx, options)
     if options.rendered is None or options.manifest is None:
         raise InputError("promote --env needs --rendered DIR and --manifest FILE")
     manifest = read_manifest(options.manifest, app=config.app)
@@ -79,14 +78,12 @@ def _check_rendered_model(
         )
 
 
-def _required_env(config: Config, options: Options) -> str:
+def _required_env(ctx: StepContext, options: Options) -> str:
     if not options.env:
         raise InputError(
             "promote needs --env ENV (with --rendered and --manifest) or --from-env A --to-env B"
         )
-    env = check_env(options.env)
-    config.environment(env)
-    return env
+    return ctx.environment(options.env)
 
 
 def _promote_between(ctx: StepContext, config: Config, url: str, options: Options) -> StepResult:
@@ -103,10 +100,9 @@ def _promote_between(ctx: StepContext, config: Config, url: str, options: Option
             "--rendered/--manifest are ignored with --from-env: the release of "
             f"{options.from_env} is promoted as recorded"
         )
-    source, target = check_env(options.from_env), check_env(options.to_env)
+    source, target = ctx.environment(options.from_env), ctx.environment(options.to_env)
     if source == target:
         raise InputError(f"--from-env and --to-env are both {source!r}")
-    config.environment(target)
     app = config.app
     sparse = [app_path(source, app), app_path(target, app)]
     with checkout(url, branch=config.env_repo.branch, sparse=sparse) as repo:

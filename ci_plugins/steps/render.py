@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_plugins.config.names import check_env
 from ci_plugins.errors import ExternalError, InputError
 from ci_plugins.model.manifest import read_manifest, require_servable
 from ci_plugins.render import chart
@@ -40,9 +39,8 @@ class Options:
 
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Render the chart for options.env into options.output_dir."""
-    env = check_env(options.env)
     config = ctx.config()
-    config.environment(env)  # unknown environment: exit 2 before reading anything else
+    env = ctx.environment(options.env)  # unknown environment: exit 2 before anything else
     manifest = read_manifest(options.manifest, app=config.app)
     if not options.preview:
         require_servable(manifest, source=f"model manifest {options.manifest}")
@@ -57,6 +55,8 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         info = chart.render(config, manifest, env, options.output_dir)
         for name in info.files:
             ctx.out.info(f"  {options.output_dir / name}")
+        for note in info.notes:
+            ctx.out.info(note)
     summary = None
     if old is not None:
         diff = diff_rendered(old, read_rendered(options.output_dir))

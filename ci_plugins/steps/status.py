@@ -10,10 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ci_plugins.config.names import check_app, check_env
-from ci_plugins.envrepo.checkout import ENVIRONMENTS, EnvRepoCheckout, checkout
-from ci_plugins.envrepo.publish import HISTORY_LIMIT, log_entries
+from ci_plugins.config.names import check_app
+from ci_plugins.envrepo.checkout import (
+    ENVIRONMENTS,
+    RELEASE_FILE,
+    EnvRepoCheckout,
+    app_path,
+    checkout,
+)
+from ci_plugins.envrepo.publish import HISTORY_LIMIT, log_entries, record_at, verified_commits
+from ci_plugins.envrepo.record import ReleaseRecord
 from ci_plugins.envrepo.target import target_of
+from ci_plugins.errors import CiPluginsError
 from ci_plugins.reports import markdown_table
 from ci_plugins.step import Flags, StepContext, StepResult
 
@@ -29,7 +37,7 @@ class Options:
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Read the environment repo and describe every (environment, app) it records."""
     target = target_of(ctx, env_repo=options.env_repo, app=options.app, need_app=False)
-    env = check_env(options.env) if options.env else None
+    env = ctx.environment(options.env) if options.env else None
     app = check_app(options.app) if options.app else None
     depth = None if options.history else 1
     with checkout(target.url, branch=target.branch, depth=depth) as repo:
@@ -98,7 +106,55 @@ def _history(repo: EnvRepoCheckout, env: str | None, app: str | None) -> list[di
                 "rollback_of": trailers.get("Rollback-Of"),
             }
         )
+    _annotate(repo, entries)
     return entries
+
+
+def _annotate(repo: EnvRepoCheckout, entries: list[dict[str, Any]]) -> None:
+    """Add `changes` (what differs from the env/app's previous release: model, image,
+    chart, values) and `verified` (verify recorded the commit healthy) to each entry."""
+    verified: dict[tuple[str, str], set[str]] = {}
+    previous: dict[tuple[str, str], ReleaseRecord | None] = {}
+    for entry in reversed(entries):  # oldest first
+        env, app = entry["environment"], entry["app"]
+        if not env or not app:
+            entry.update(changes=[], verified=False)
+            continue
+        key = (env, app)
+        if key not in verified:
+            verified[key] = set(verified_commits(repo, env, app))
+        entry["verified"] = entry["commit"] in verified[key]
+        try:
+            record = record_at(repo, entry["commit"], f"{app_path(env, app)}/{RELEASE_FILE}")
+        except CiPluginsError:
+            entry["changes"] = ["unreadable release.yaml"]
+            continue
+        entry["changes"] = release_changes(previous.get(key), record, first=key not in previous)
+        previous[key] = record
+
+
+def release_changes(
+    old: ReleaseRecord | None, new: ReleaseRecord | None, *, first: bool = False
+) -> list[str]:
+    """What a release changed against the one before it, in words for the history table."""
+    if new is None:
+        return ["removed"]
+    if old is None:
+        return ["first release"] if first else [f"model {new.model.version}"]
+    changes = []
+    if (old.model.version, old.model.digest) != (new.model.version, new.model.digest):
+        changes.append(f"model {old.model.version}→{new.model.version}")
+    if old.image != new.image:
+        changes.append("image")
+    if old.chart != new.chart:
+        before = f"{old.chart.name} {old.chart.version}" if old.chart else "none"
+        after = f"{new.chart.name} {new.chart.version}" if new.chart else "none"
+        changes.append(f"chart {before}→{after}")
+    if old.values_digest != new.values_digest:
+        changes.append("values")
+    if changes:
+        return changes
+    return ["release record unchanged"] if old == new else ["release record only"]
 
 
 _COLUMNS = ("environment", "app", "model", "digest", "metrics", "source", "released", "pinned")
@@ -127,7 +183,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _history_table(history: list[dict[str, Any]]) -> str:
-    header = ["when", "commit", "environment", "app", "model", "subject"]
+    header = ["when", "commit", "environment", "app", "model", "changed", "verified", "subject"]
     lines = [
         [
             e["when"],
@@ -135,6 +191,8 @@ def _history_table(history: list[dict[str, Any]]) -> str:
             e["environment"] or "-",
             e["app"] or "-",
             e["model_version"] or "-",
+            ", ".join(e.get("changes") or []) or "-",
+            "healthy" if e.get("verified") else "-",
             e["subject"],
         ]
         for e in history

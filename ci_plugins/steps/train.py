@@ -115,7 +115,7 @@ def _publish(
             "xla": settings.xla,
             "epochs": len(outcome.history),
             "seed": settings.seed,
-            "batch_size": settings.batch_size,
+            **({"batch_size": outcome.batch_size} if outcome.batch_size else {}),
             "evaluated_on": outcome.evaluated_on,
             **({"tuning": outcome.search.summary()} if outcome.search else {}),
         },
@@ -202,6 +202,7 @@ def _settings(
         require_gpu=train.require_gpu or options.require_gpu,
         environ=environ,
         source_commit=commit,
+        gate_metrics=tuple(dict.fromkeys([*config.gate.metrics, *config.gate.baseline])),
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ci_plugins.config.names import check_app, check_env
+from ci_plugins.config.names import check_app
 from ci_plugins.envrepo.checkout import EnvRepoCheckout, app_path, checkout
 from ci_plugins.envrepo.publish import Commit, Refusal, push_change
 from ci_plugins.envrepo.target import target_of
@@ -24,7 +24,7 @@ class Options:
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Remove environments/<env>/<app>/pin.yaml with a commit; no commit when not pinned."""
     target = target_of(ctx, env_repo=options.env_repo, app=options.app, need_app=True)
-    env, app = check_env(options.env), check_app(target.app or "")
+    env, app = ctx.environment(options.env), check_app(target.app or "")
     path = app_path(env, app)
 
     def change(repo: EnvRepoCheckout) -> Commit | Refusal | None:

@@ -37,6 +37,7 @@ class Options:
     base: str | None = None
     report_dir: Path | None = None
     allow_downgrade: bool = False
+    kubernetes_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,14 @@ def run(ctx: StepContext, options: Options) -> StepResult:
             f"{root} is not an environment repo checkout: it has no {ENVIRONMENTS}/ directory",
             hint="run validate in the environment repo's pipeline, or pass --repo DIR",
         )
+    if options.base is not None and (not options.base.strip() or options.base.startswith("-")):
+        raise InputError(
+            f"--base {options.base!r} is not a git revision (a leading '-' reads as an option)"
+        )
     git = Git(root)
     changes = _changed(git, root, options.base)
     downgrade_ok = options.allow_downgrade or _is_rollback(git, options.base)
+    _require_schema_valid(ctx, root, [c for c in changes if not c.removed], options)
     cases: list[TestCase] = []
     for change in changes:
         if change.removed:
@@ -100,6 +106,34 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     scope = f"changed since {options.base}" if options.base else "in the repo"
     message = f"validate passed: {len(cases)} checks for {len(apps)} apps {scope}"
     return StepResult.passed(message, data=data, outputs=outputs, summary=summary)
+
+
+def _require_schema_valid(
+    ctx: StepContext, root: Path, changes: list[AppChange], options: Options
+) -> None:
+    """Every changed app's objects against the Kubernetes schemas: exit 2 naming file,
+    object and field (render checks the same before anything is committed)."""
+    from ci_plugins.render import kube_schema
+
+    config = ctx.optional_config()
+    requested = options.kubernetes_version or (config.render.kubernetes_version if config else None)
+    version = kube_schema.resolve_version(requested)
+    objects: dict[str, dict[str, object]] = {}
+    for change in changes:
+        directory = root / ENVIRONMENTS / change.env / change.app / MANIFESTS_DIR
+        prefix = f"{directory.relative_to(root)}/"
+        try:
+            files = read_manifest_dir(directory, prefix=prefix)
+        except ManifestError:
+            continue  # the "manifests parse" check reports it
+        for file in files:
+            for index, doc in enumerate(file.objects):
+                name = prefix + file.name
+                objects[name if index == 0 else f"{name}#{index + 1}"] = doc
+    report = kube_schema.require_valid(objects, version=version, where="the manifests")
+    note = kube_schema.skipped_note(report)
+    if note:
+        ctx.out.info(note)
 
 
 def check_app(
@@ -227,3 +261,9 @@ def arguments(p: Flags) -> None:
     p.flag("--base", metavar="REF", help="target branch of the merge request: check only changes")
     p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
     p.flag("--allow-downgrade", action="store_true", help="accept an older model version")
+    p.flag(
+        "--kubernetes-version",
+        metavar="X.Y",
+        help="check objects against this Kubernetes version's schemas (default: "
+        "render.kubernetes_version, else the newest shipped)",
+    )

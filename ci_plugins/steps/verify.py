@@ -42,6 +42,7 @@ class Options:
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Verify the environment's committed release; roll back on failure when asked."""
     config = ctx.optional_config()
+    ctx.environment(options.env)
     vcfg = config.verify if config else VerifyConfig()
     url = env_repo_url(options.env_repo, config)
     if options.timeout is not None and options.timeout <= 0:
@@ -54,6 +55,22 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     from ci_plugins.adapters.kube import Kube, load_client
 
     kube = Kube(load_client(options.kubeconfig), clock=ctx.clock, deadline=deadline)
+    try:
+        return _verify(ctx, options, vcfg, committed, kube, start=start, deadline=deadline)
+    finally:
+        kube.close()
+
+
+def _verify(
+    ctx: StepContext,
+    options: Options,
+    vcfg: VerifyConfig,
+    committed: Committed,
+    kube: Kube,
+    *,
+    start: float,
+    deadline: float,
+) -> StepResult:
     ctx.out.info(
         f"verifying {options.env}/{', '.join(committed.apps)} at env-repo commit "
         f"{committed.commit[:12]} ({len(committed.objects)} objects) in {kube.host}"
@@ -94,6 +111,9 @@ def _finish(
         )
     for line in evidence.failure_lines(checked, found):
         ctx.out.error(line) if line.startswith("✗") else ctx.out.info(line)
+    hint = evidence.namespace_hint(committed, checked)
+    if hint:
+        ctx.out.info(f"hint: {hint}")
     message = f"{verdict}: {where}"
     if options.rollback_on_failure:
         data = {**data, "rollback": _rollback(ctx, committed)}
@@ -136,13 +156,30 @@ def _rollback(ctx: StepContext, committed: Committed) -> list[dict[str, object]]
     return results
 
 
+def duration_argument(text: str) -> float:
+    """argparse type of --timeout: the config's duration grammar (finite, at most 7d)."""
+    import argparse
+
+    from ci_plugins.config.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def arguments(p: Flags) -> None:
     """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
     p.flag("--env", metavar="ENV", required=True, help="environment to verify")
     p.flag("--env-repo", metavar="URL", help="environment repo (default: env_repo.url)")
     p.flag("--app", metavar="APP", help="only this app (default: the config's app)")
     p.flag("--kubeconfig", type=Path, metavar="FILE", help="default: KUBECONFIG")
-    p.flag("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+    p.flag(
+        "--timeout",
+        type=duration_argument,
+        metavar="SECONDS",
+        help="give up after this long (seconds, or e.g. 90s, 5m, 1h; at most 7d)",
+    )
     p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
     p.flag(
         "--rollback-on-failure",

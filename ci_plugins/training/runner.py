@@ -48,6 +48,7 @@ class Settings:
     environ: Mapping[str, str] = field(default_factory=dict)
     source_commit: str = ""
     search: SearchSettings | None = None  # train.tune: search first, then fit the best
+    gate_metrics: tuple[str, ...] = ()  # the metrics the config's gate checks
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Outcome:
     evaluated_on: str
     precision: str
     search: SearchRecord | None = None
+    batch_size: int | None = None  # the batch size training really used, when known
 
 
 def train(settings: Settings, *, out: Output, clock: Clock) -> Outcome:
@@ -102,6 +104,7 @@ def train(settings: Settings, *, out: Output, clock: Clock) -> Outcome:
     if settings.search is not None:
         search, settings = _search(settings, build, strategy=strategy, out=out, clock=clock)
     spec = build(settings.params)
+    _warn_unreported_gate_metrics(spec, settings, out=out)
     if settings.xla:
         spec.model.jit_compile = True
         out.info("XLA: the training step is compiled with jit_compile=True")
@@ -126,6 +129,7 @@ def train(settings: Settings, *, out: Output, clock: Clock) -> Outcome:
         evaluated_on=evaluated_on,
         precision=precision,
         search=search,
+        batch_size=_batch_size_used(spec, settings, tf),
     )
 
 
@@ -145,6 +149,48 @@ def _search(
     keras.utils.set_random_seed(settings.seed)
     final = tune_plan.with_values(settings, record.values)
     return record, final
+
+
+def _warn_unreported_gate_metrics(spec: TrainSpec, settings: Settings, *, out: Output) -> None:
+    """Warn before the first epoch when the gate names a metric the model will not report."""
+    from ci_plugins.training.gate_metrics import reported_names, unreported
+
+    if spec.evaluate is not None or not settings.gate_metrics:
+        return  # evaluate() reports what it likes: nothing to tell in advance
+    reported = reported_names(spec.model.get_compile_config() or {})
+    if reported is None:
+        return
+    for line in unreported(settings.gate_metrics, reported):
+        out.warn(line)
+
+
+def _batch_size_used(spec: TrainSpec, settings: Settings, tf: Any) -> int | None:
+    """train.batch_size for (x, y) arrays that model.fit batched; the batch size of a
+    tf.data pipeline that batches itself; None when it cannot be told (a custom loop,
+    a PyDataset, unbatched or ragged data): the manifest records only what was used."""
+    if spec.fit is not None:
+        return None
+    if _is_pair(spec.train):
+        return settings.batch_size
+    if not isinstance(spec.train, tf.data.Dataset):
+        return None
+    leading = {_leading_dim(s) for s in tf.nest.flatten(spec.train.element_spec)}
+    if len(leading) == 1 and None not in leading:
+        return leading.pop()  # static: .batch(n, drop_remainder=True) and the like
+    try:  # the first batch's size: one element of the pipeline, nothing else
+        first = next(iter(spec.train.take(1)))
+    except (StopIteration, tf.errors.OpError, TypeError, ValueError):
+        return None
+    sizes = {_leading_dim(t) for t in tf.nest.flatten(first) if hasattr(t, "shape")}
+    return sizes.pop() if len(sizes) == 1 and None not in sizes else None
+
+
+def _leading_dim(value: Any) -> int | None:
+    shape = getattr(value, "shape", None)
+    if shape is None or shape.rank is None or shape.rank == 0:
+        return None
+    dim = shape[0]
+    return int(dim) if dim is not None else None
 
 
 def _set_precision(keras: Any, mixed: bool, *, gpu: bool, out: Output) -> str:

@@ -106,6 +106,22 @@ def failure_lines(checked: list[Checked], evidence: Evidence) -> list[str]:
     return lines
 
 
+def namespace_hint(committed: Committed, checked: list[Checked]) -> str | None:
+    """When objects are missing: which namespace verify looked in, and what to compare."""
+    missing = sorted(
+        {c.ref.namespace for c in checked if c.result.reason in ("Missing", "NotFound")}
+    )
+    if not missing:
+        return None
+    where = ", ".join(missing)
+    return (
+        f"verify looked in namespace {where} (environments.{committed.env}.namespace in "
+        "ci-plugins.yaml, else the manifests' own); if the objects are elsewhere, compare it "
+        "with the Argo CD Application's spec.destination.namespace or the Flux "
+        "Kustomization's spec.targetNamespace"
+    )
+
+
 def as_json(
     committed: Committed,
     checked: list[Checked],

@@ -173,11 +173,13 @@ class Verification:
     def phases_b_to_d(self) -> list[Checked]:
         deadline = self.rollout_deadline()
         observer = Observer(self.kube, list(self.evaluator.committed), use_watch=self.vcfg.watch)
-        observer.start()
         try:
+            observer.start()
             return self._loop(observer, deadline)
         finally:
-            observer.stop()
+            stuck = observer.stop()
+            if stuck:
+                self.ctx.out.warn(f"watch threads still busy after the verdict: {', '.join(stuck)}")
 
     def _loop(self, observer: Observer, deadline: float) -> list[Checked]:
         clock = self.ctx.clock

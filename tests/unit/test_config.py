@@ -158,3 +158,37 @@ def test_an_explicit_config_that_does_not_exist_is_bad_input(
     result = cli("gate", "--metrics", metrics, "--config", "other.yaml")
     assert result.exit_code == 2
     assert "config file other.yaml does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("branch", ["--upload-pack=touch /tmp/x", "-main", "a..b", "main.lock", ""])
+def test_an_env_repo_branch_git_cannot_take_is_exit_2(tmp_path: Path, branch: str) -> None:
+    message = problems_of(tmp_path, f"app: digits\nenv_repo: {{branch: {json.dumps(branch)}}}\n")
+    assert "env_repo.branch: " in message
+
+
+def test_a_branch_starting_with_dashes_is_refused_before_git_runs(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    bare = tmp_path / "env.git"
+    bare.mkdir()
+    write_text(
+        tmp_path / "ci-plugins.yaml",
+        f"app: digits\nenv_repo: {{url: {bare}, branch: '--orphan'}}\n"
+        "environments: {dev: {}}\n",
+    )
+    result = cli("status")
+    assert result.exit_code == 2, result.stderr
+    assert "env_repo.branch: '--orphan' starts with '-'" in result.stderr
+    assert list(bare.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "fixed"),
+    [("model.py:build", "model:build"), ("src/net.py:make", "src.net:make")],
+)
+def test_an_entrypoint_naming_a_file_says_drop_the_py(
+    tmp_path: Path, entrypoint: str, fixed: str
+) -> None:
+    message = problems_of(tmp_path, f"app: digits\ntrain: {{entrypoint: {entrypoint!r}}}\n")
+    assert f"train.entrypoint: {entrypoint!r} names a file: drop the .py (use {fixed!r}" in message
+    assert "requirements" not in message

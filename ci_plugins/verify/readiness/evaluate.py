@@ -72,8 +72,8 @@ class Evaluator:
         key = f"{ref.kind}/{ref.namespace}/{ref.name}"
         if live is None:
             if self.timers.age(f"{key}/missing") >= self.policy.missing_grace:
-                return Checked(ref, failed("Missing", "does not exist in the cluster"))
-            return Checked(ref, Result(Status.NOT_FOUND, "NotFound", "not created yet"))
+                return Checked(ref, failed("Missing", missing_message(ref)))
+            return Checked(ref, Result(Status.NOT_FOUND, "NotFound", not_yet_message(ref)))
         self.timers.forget(f"{key}/missing")
         if get(live, "metadata", "deletionTimestamp"):
             return Checked(ref, progressing("Terminating", "is being deleted"))
@@ -202,8 +202,8 @@ class Evaluator:
         key = f"Service/{ref.namespace}/{ref.name}"
         if live is None:
             if self.timers.age(f"{key}/missing") >= self.policy.missing_grace:
-                return Checked(ref, failed("Missing", "does not exist in the cluster"))
-            return Checked(ref, Result(Status.NOT_FOUND, "NotFound", "not created yet"))
+                return Checked(ref, failed("Missing", missing_message(ref)))
+            return Checked(ref, Result(Status.NOT_FOUND, "NotFound", not_yet_message(ref)))
         selector = get(live, "spec", "selector", default={})
         selected: set[str] | None = None
         for other, result in checked.items():
@@ -268,3 +268,12 @@ def _digest_check(want: Obj, new_pods: Sequence[Obj]) -> Result | None:
                 + (f", manifest pins {pinned}" if pinned else ""),
             )
     return None
+
+
+def missing_message(ref: ObjectRef) -> str:
+    """Missing after the grace: where verify looked (#17)."""
+    return f"does not exist in namespace {ref.namespace}"
+
+
+def not_yet_message(ref: ObjectRef) -> str:
+    return f"not created yet in namespace {ref.namespace}"

@@ -182,3 +182,37 @@ def test_bad_app_names_are_exit_2_for_every_command(
             assert result.exit_code == 2, (command, app, result.stderr)
             assert "invalid app name" in result.stderr
     assert remote_head(env_repo) == head
+
+
+def test_status_history_says_what_changed_for_the_same_model_and_what_was_verified(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    write_config(tmp_path, str(env_repo))
+    (first,) = promote_versions(cli, tmp_path, "1")
+    mark_verified(str(env_repo), branch="main", env="staging", app="digits", commit=first)
+    # The same model again, rendered with other values and another serving image.
+    manifest, rendered = write_release_inputs(tmp_path, version="1")
+    info = json.loads((rendered / "render-info.json").read_text())
+    info.update(
+        values_digest=digest_of("more-replicas"),
+        image="registry.example.com/s@" + (digest_of("other-image")),
+    )
+    (rendered / "render-info.json").write_text(json.dumps(info))
+    (rendered / "configmap-digits-0.yaml").write_text(
+        "kind: ConfigMap\napiVersion: v1\nmetadata: {name: digits-0}\n"
+    )
+    args = ("promote", "--env", "staging", "--rendered", rendered, "--manifest", manifest)
+    assert cli(*args).exit_code == 0
+
+    result = cli("status", "--json", "--history")
+
+    assert result.exit_code == 0, result.stderr
+    newest, oldest = result.json["history"]
+    assert newest["model_version"] == oldest["model_version"] == "1"
+    assert newest["changes"] == ["image", "values"]
+    assert newest["verified"] is False
+    assert oldest["changes"] == ["first release"]
+    assert oldest["verified"] is True
+    table = cli("status", "--history").stderr
+    assert "image, values" in table
+    assert "healthy" in table

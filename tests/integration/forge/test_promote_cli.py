@@ -130,3 +130,69 @@ def test_a_missing_token_is_exit_2_naming_the_variables(
     ).stdout.split()
     assert refs == ["refs/heads/main"], "nothing is pushed before the token is known"
     assert remote_head(env_repo) == before
+
+
+def _refs(env_repo: Path) -> list[str]:
+    return subprocess.run(
+        ["git", "--git-dir", str(env_repo), "for-each-ref", "--format=%(refname)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+
+@pytest.mark.parametrize("kind", ["gitlab", "github"])
+@pytest.mark.parametrize("wrong", ["token", "project"])
+def test_a_wrong_token_or_project_fails_before_the_branch_is_pushed(
+    tmp_path: Path, cli: CliRunner, env_repo: Path, forge: ForgeServer, kind: str, wrong: str
+) -> None:
+    seed_files(env_repo, {"README.md": "environments\n"})
+    path = {"gitlab": "platform/missing", "github": "acme/missing"}[kind]
+    if wrong == "project":
+        write_config(
+            tmp_path,
+            str(env_repo),
+            extra={
+                "env_repo": {
+                    "url": str(env_repo),
+                    "forge": kind,
+                    "api_url": forge.url,
+                    "project": path,
+                }
+            },
+        )
+        manifest, rendered = write_release_inputs(tmp_path, env="prod")
+        result = cli(
+            "promote",
+            "--env",
+            "prod",
+            "--rendered",
+            rendered,
+            "--manifest",
+            manifest,
+            env={TOKEN_VARIABLE[kind]: TOKEN},
+        )
+    else:
+        result = promote_to_prod(cli, tmp_path, env_repo, forge, kind, token="wrong-token-42")
+
+    assert result.exit_code == 3, result.stderr
+    assert ("HTTP 404" if wrong == "project" else "HTTP 401") in result.stderr
+    assert _refs(env_repo) == ["refs/heads/main"], "nothing is pushed before the API answers"
+    assert forge.writes() == []
+
+
+def test_every_missing_approval_setting_is_reported_in_one_run(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    seed_files(env_repo, {"README.md": "environments\n"})
+    write_config(tmp_path, str(env_repo))
+    manifest, rendered = write_release_inputs(tmp_path, env="prod")
+
+    result = cli("promote", "--env", "prod", "--rendered", rendered, "--manifest", manifest)
+
+    assert result.exit_code == 2, result.stderr
+    assert "needs 3 more settings" in result.stderr
+    for key in ("env_repo.forge", "env_repo.project", "GITLAB_TOKEN", "GITHUB_TOKEN"):
+        assert key in result.stderr
+    assert "docs/approvals.md" in result.stderr
+    assert _refs(env_repo) == ["refs/heads/main"]

@@ -111,25 +111,27 @@ def test_unreachable_registry_is_exit_3_and_leaves_the_manifest_alone(
 
 
 @pytest.mark.parametrize(
-    ("credentials", "message"),
+    ("credentials", "message", "exit_code"),
     [
-        pytest.param({}, "requires credentials", id="none"),
+        pytest.param({}, "requires credentials and none were given", 2, id="none"),
         pytest.param(
             {"CI_PLUGINS_REGISTRY_USERNAME": "ci", "CI_PLUGINS_REGISTRY_PASSWORD": "wrong-pass"},
             "refused the credentials of user 'ci' (HTTP 401)",
+            3,
             id="wrong",
         ),
     ],
 )
-def test_denied_push_is_exit_3_naming_the_variables(
+def test_denied_push_names_the_variables_missing_is_2_refused_is_3(
     project: Path,
     cli: CliRunner,
     private_registry: Registry,
     credentials: dict[str, str],
     message: str,
+    exit_code: int,
 ) -> None:
     result = package(cli, private_registry.repository("ml/digits"), env=credentials)
-    assert result.exit_code == 3
+    assert result.exit_code == exit_code
     assert "push denied" in result.stderr
     assert message in result.stderr
     assert "CI_PLUGINS_REGISTRY_PASSWORD" in result.stderr
@@ -169,6 +171,18 @@ def test_image_method_without_a_docker_engine_is_exit_3(project: Path, cli: CliR
         pytest.param([], "app: digits\n", "no registry to push the model to", id="no-registry"),
         pytest.param(
             ["--registry", "digits"], "app: digits\n", "invalid registry reference", id="bad-ref"
+        ),
+        pytest.param(
+            ["--registry", "localhost:99999/ml/digits"],
+            "app: digits\n",
+            "port '99999' is not a number from 1 to 65535",
+            id="port-out-of-range",
+        ),
+        pytest.param(
+            [],
+            "app: digits\npackage: {registry: 'registry.example.com:0/ml/digits'}\n",
+            "port '0' is not a number from 1 to 65535",
+            id="config-port-zero",
         ),
         pytest.param(
             ["--registry", "r.example.com/x"],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.cli import CliRunner
 from tests.support.training import TINY_MODEL, epoch_lines, write_project
@@ -167,3 +169,35 @@ def test_a_non_numeric_model_version_is_exit_2(tmp_path: Path, cli: CliRunner) -
     assert result.exit_code == 2
     assert "--model-version 'v1' is not a number" in result.stderr
     assert "TensorFlow Serving loads only numeric version directories" in result.stderr
+
+
+TF_DATA_MODEL = TINY_MODEL.replace(
+    "    return TrainSpec(\n        model=model, train=train, validation=validation, test=test,",
+    "    import tensorflow as tf\n\n"
+    "    train = tf.data.Dataset.from_tensor_slices(train).batch(16)\n"
+    "    return TrainSpec(\n        model=model, train=train, validation=validation, test=test,",
+)
+
+
+def test_train_warns_first_about_gate_metrics_and_records_the_batch_size_used(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    """#17: the gate names `maee` (the model compiles `mae`); the tf.data pipeline batches
+    by 16 while train.batch_size says 32."""
+    assert "batch(16)" in TF_DATA_MODEL
+    config = write_project(tmp_path / "p", model=TF_DATA_MODEL, epochs=1, batch_size=32)
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["gate"] = {"metrics": {"maee": {"max": 5.0}, "loss": {"max": 100.0}}}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    result = cli("train", "--config", config, "--output-dir", tmp_path / "out")
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    [warning] = [i for i, line in enumerate(lines) if "the gate checks 'maee'" in line]
+    assert "which the model does not compile (it reports: loss, mae)" in lines[warning]
+    assert "did you mean 'mae'?" in lines[warning]
+    assert warning < lines.index(epoch_lines(result.stderr)[0]), "warned before training"
+    assert not any("the gate checks 'loss'" in line for line in lines)
+    manifest = json.loads((tmp_path / "out" / "model-manifest.json").read_text("utf-8"))
+    assert manifest["training"]["batch_size"] == 16

@@ -104,47 +104,72 @@ def test_the_token_is_never_shown_by_the_target() -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "keys", "message", "hint"),
+    ("url", "keys", "message", "key"),
     [
         pytest.param(
             "https://git.example.com/acme/envs.git",
             {},
             "is on GitLab or GitHub",
-            "set env_repo.forge (gitlab or github) in ci-plugins.yaml",
+            "env_repo.forge",
             id="unknown-forge",
         ),
         pytest.param(
             "/srv/envs.git",
             {"forge": "github"},
             "cannot tell the GitHub project from the environment repo URL /srv/envs.git",
-            "set env_repo.project (owner/repo) in ci-plugins.yaml",
+            "env_repo.project",
             id="local-path",
         ),
         pytest.param(
             "https://github.com/acme/sub/envs.git",
             {},
             "cannot tell the GitHub project",
-            "set env_repo.project (owner/repo) in ci-plugins.yaml",
+            "(set owner/repo)",
             id="github-needs-owner-repo",
         ),
         pytest.param(
             "/srv/envs.git",
             {"forge": "gitlab", "project": "a/b"},
             "cannot tell the GitLab API URL for /srv/envs.git",
-            "set env_repo.api_url in ci-plugins.yaml",
+            "env_repo.api_url",
             id="gitlab-api-unknown",
         ),
     ],
 )
 def test_what_cannot_be_inferred_is_exit_2_with_the_key_to_set(
-    url: str, keys: dict[str, str], message: str, hint: str
+    url: str, keys: dict[str, str], message: str, key: str
 ) -> None:
     with pytest.raises(InputError) as caught:
         resolve_target(url, config(**keys), {**GL, **GH})
 
     assert message in str(caught.value)
-    assert caught.value.hint == hint
+    assert key in str(caught.value)
+    assert "docs/approvals.md" in str(caught.value.hint)
     assert caught.value.exit_code == 2
+
+
+def test_every_missing_approval_setting_is_reported_at_once() -> None:
+    with pytest.raises(InputError) as caught:
+        resolve_target("/srv/envs.git", config(), {})
+
+    text = str(caught.value)
+    assert "needs 3 more settings" in text
+    assert "env_repo.forge: cannot tell whether /srv/envs.git is on GitLab or GitHub" in text
+    assert "env_repo.project: cannot tell the GitLab/GitHub project" in text
+    assert "set CI_PLUGINS_GITLAB_TOKEN or GITLAB_TOKEN" in text
+    assert "set CI_PLUGINS_GITHUB_TOKEN or GITHUB_TOKEN" in text
+
+
+def test_a_known_forge_without_api_url_project_or_token_lists_all_three() -> None:
+    with pytest.raises(InputError) as caught:
+        resolve_target("/srv/envs.git", config(forge="gitlab"), {})
+
+    assert caught.value.problems == [
+        "env_repo.project: cannot tell the GitLab project from the environment repo URL "
+        "/srv/envs.git (set group/project)",
+        "env_repo.api_url: cannot tell the GitLab API URL for /srv/envs.git",
+        "no GitLab token to open a merge request: set CI_PLUGINS_GITLAB_TOKEN or GITLAB_TOKEN",
+    ]
 
 
 def test_unknown_forge_names_are_config_errors() -> None:

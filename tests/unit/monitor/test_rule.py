@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ci_plugins.config.models import MonitorMetric, ViolationRule, parse_duration
+from ci_plugins.config.durations import parse_duration
+from ci_plugins.config.models import MonitorMetric, ViolationRule
 from ci_plugins.monitor.rule import decide, reason
 from ci_plugins.monitor.windows import Reading, Window, promql_duration, render_query
 

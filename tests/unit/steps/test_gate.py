@@ -56,26 +56,11 @@ def test_gate_exit_code_follows_absolute_bounds(
             '{"metrics": {"accuracy": Infinity, "loss": 0.1}}', "accuracy is not a finite", id="inf"
         ),
         pytest.param(
-            '{"metrics": {"accuracy": "0.97", "loss": 0.1}}',
-            "accuracy is not a number: '0.97'",
-            id="string",
-        ),
-        pytest.param(
-            '{"metrics": {"accuracy": true, "loss": 0.1}}',
-            "accuracy is not a number: True",
-            id="bool",
-        ),
-        pytest.param(
-            '{"metrics": {"accuracy": null, "loss": 0.1}}',
-            "accuracy is not a number: None",
-            id="null",
-        ),
-        pytest.param(
             '{"metrics": {"loss": 0.1}}', "accuracy is missing from the metrics", id="missing"
         ),
     ],
 )
-def test_a_metric_that_is_not_a_finite_number_fails_the_gate_and_is_named(
+def test_a_metric_that_is_not_a_finite_number_fails_the_gate_and_is_named_once(
     tmp_path: Path, cli: CliRunner, policy: Path, raw: str, message: str
 ) -> None:
     metrics = write_text(tmp_path / "metrics.json", raw)
@@ -85,6 +70,45 @@ def test_a_metric_that_is_not_a_finite_number_fails_the_gate_and_is_named(
     assert result.json["verdict"] == "failed"
     failed = [check for check in result.json["checks"] if not check["passed"]]
     assert {check["metric"] for check in failed} == {"accuracy"}
+    [verdict_line] = [line for line in result.stderr.splitlines() if "gate failed" in line]
+    assert verdict_line.count(message) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param('"0.97"', "'0.97'", id="string"),
+        pytest.param("true", "True", id="bool"),
+        pytest.param("null", "None", id="null"),
+        pytest.param("[0.9]", "[0.9]", id="list"),
+    ],
+)
+def test_a_metric_that_is_not_a_number_is_bad_input_named_once(
+    tmp_path: Path, cli: CliRunner, value: str, shown: str
+) -> None:
+    both = write_text(
+        tmp_path / "policy.yaml",
+        "metrics:\n  accuracy: {min: 0.9, max: 1.0}\nbaseline:\n  accuracy: {max_drop: 0.01}\n",
+    )
+    metrics = write_text(tmp_path / "metrics.json", f'{{"metrics": {{"accuracy": {value}}}}}')
+    result = cli("gate", "--metrics", metrics, "--policy", both, "--report-dir", "reports")
+    assert result.exit_code == 2, result.stderr
+    assert "has 1 metric that is not a number" in result.stderr
+    assert result.stderr.count(f"accuracy: expected a number, got {shown}") == 1
+    assert not (tmp_path / "reports").exists(), "no verdict is reported for bad input"
+
+
+def test_a_missing_metric_lists_the_metrics_and_suggests_the_nearest(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    policy = write_text(tmp_path / "policy.yaml", "metrics:\n  acuracy: {min: 0.9}\n")
+    metrics = metrics_file(tmp_path, {"accuracy": 0.95, "loss": 0.2})
+    result = cli("gate", "--metrics", metrics, "--policy", policy)
+    assert result.exit_code == 1
+    assert (
+        "acuracy is missing from the metrics (they are: accuracy, loss; did you mean "
+        "'accuracy'?)" in result.stderr
+    )
 
 
 def test_baseline_rules_without_a_baseline_source_warn_loudly_that_nothing_was_compared(

@@ -12,11 +12,19 @@ import yaml
 from tests.support.cli import CliRunner
 from tests.support.envrepo import git
 
+LABELS = {"app.kubernetes.io/name": "digits"}
 DEPLOYMENT = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
     "metadata": {"name": "digits"},
-    "spec": {"replicas": 1},
+    "spec": {
+        "replicas": 1,
+        "selector": {"matchLabels": LABELS},
+        "template": {
+            "metadata": {"labels": LABELS},
+            "spec": {"containers": [{"name": "model-server", "image": "tensorflow/serving"}]},
+        },
+    },
 }
 
 
@@ -175,3 +183,9 @@ def test_an_unknown_base_is_an_outside_failure(repo: Path, cli: CliRunner) -> No
     result = cli("validate", "--base", "no-such-branch", cwd=repo)
     assert result.exit_code == 3
     assert "no-such-branch" in result.stderr
+
+
+def test_a_base_starting_with_a_dash_is_exit_2(repo: Path, cli: CliRunner) -> None:
+    result = cli("validate", "--base=--output=/tmp/x", cwd=repo)
+    assert result.exit_code == 2, result.stderr
+    assert "is not a git revision" in result.stderr
