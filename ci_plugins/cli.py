@@ -112,6 +112,11 @@ def _train(p: _Parser) -> None:
         action="store_true",
         help="fail (exit 3) without a GPU, as train.require_gpu: true (pipeline templates)",
     )
+    p.flag(
+        "--worker",
+        action="store_true",
+        help="train as one worker of a Kubernetes Job (TF_CONFIG from the Job; set by the Job)",
+    )
 
 
 def _package(p: _Parser) -> None:

@@ -146,8 +146,8 @@ def _container(run: Run, cfg: KubernetesTrainConfig) -> Obj:
     env = [
         {"name": WORKERS_VARIABLE, "value": json.dumps(worker_addresses(run, cfg))},
         {"name": ARTIFACT_VARIABLE, "value": run.artifact},
-        {"name": "CI_PLUGINS_SOURCE_COMMIT", "value": run.source_commit},
-        {"name": "CI_PLUGINS_PIPELINE_URL", "value": run.pipeline_url},
+        {"name": "CI_COMMIT_SHA", "value": run.source_commit},
+        {"name": "CI_PIPELINE_URL", "value": run.pipeline_url},
         {"name": "PYTHONUNBUFFERED", "value": "1"},  # epoch lines reach the log at once
     ]
     container: Obj = {

@@ -76,7 +76,7 @@ def test_workers_are_addressed_by_their_pod_dns_names_by_default() -> None:
         "digits-train-01234567-0.digits-train-01234567.ml.svc:2222",
         "digits-train-01234567-1.digits-train-01234567.ml.svc:2222",
     ]
-    assert env["CI_PLUGINS_SOURCE_COMMIT"] == RUN.source_commit
+    assert env["CI_COMMIT_SHA"] == RUN.source_commit
     assert env[render.ARTIFACT_VARIABLE] == RUN.artifact
 
 
