@@ -462,7 +462,7 @@ def _refusal_named(fn: Callable[[], T], what: str, hint: str | None) -> T:
     try:
         return fn()
     except ExternalError as exc:
-        if "refused" in str(exc):
+        if str(exc).startswith("Kubernetes API refused"):
             raise ExternalError(
                 f"{exc} (RBAC: this identity may not {what})",
                 hint=hint or "grant the verb on the resource in a Role bound to this identity",

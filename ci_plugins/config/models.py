@@ -193,6 +193,9 @@ class KubernetesTrainConfig(Section):
         description="per worker, requests = limits: cpu, memory, nvidia.com/gpu (quantities)",
     )
     node_selector: dict[str, str] = Field(default_factory=dict, description="pod nodeSelector")
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict, description="annotations of the worker pods"
+    )
     tolerations: list[Toleration] = Field(default_factory=list, description="pod tolerations")
     time_budget: Duration = Field(default=21600, description="the Job's activeDeadlineSeconds")
     no_progress_timeout: Duration = Field(

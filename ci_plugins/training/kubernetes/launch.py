@@ -30,7 +30,8 @@ REPORT_EVERY = 10.0
 CONNECT_BUDGET = 20.0
 RBAC_HINT = (
     "the CI job's identity needs create/get/list/delete on jobs.batch and services, "
-    "get/list on pods, pods/log and events in the training namespace (docs/train.md)"
+    "get/list/delete on pods, get on pods/log and list on events in the training namespace "
+    "(docs/train.md)"
 )
 
 
@@ -53,7 +54,7 @@ def connect(cfg: KubernetesTrainConfig, *, clock: Clock) -> kube_api.Kube:
     try:
         kube.list_objects("batch/v1", "Job", cfg.namespace, label_selector="ci-plugins=probe")
     except ExternalError as exc:
-        if "refused" in str(exc):
+        if str(exc).startswith("Kubernetes API refused"):
             raise ExternalError(
                 f"{exc} (RBAC: this identity may not list jobs.batch in namespace {cfg.namespace})",
                 hint=RBAC_HINT,
@@ -95,8 +96,15 @@ def job_ref(run: render.Run, cfg: KubernetesTrainConfig) -> ObjectRef:
 
 
 def delete_run(kube: kube_api.Kube, run: render.Run, cfg: KubernetesTrainConfig) -> None:
-    """Delete the Job (its pods with it) and the Service; absent ones are fine."""
+    """Delete the Job, its pods and the Service; absent ones are fine.
+
+    The pods are deleted by name too: the garbage collector would, but only after the
+    Job is gone, and a cancelled CI job should stop its workers now.
+    """
     kube_api.delete_object(kube, "batch/v1", "Job", cfg.namespace, run.name, hint=RBAC_HINT)
+    pods, _ = kube.list_objects("v1", "Pod", cfg.namespace, label_selector=f"job-name={run.name}")
+    for pod in pods:
+        kube_api.delete_object(kube, "v1", "Pod", cfg.namespace, pod_name(pod), hint=RBAC_HINT)
     kube_api.delete_object(kube, "v1", "Service", cfg.namespace, run.name, hint=RBAC_HINT)
 
 
@@ -162,6 +170,8 @@ def _look(
     chief = watching.chief(pods)
     if chief is not None and _stream(kube, cfg, chief, state, out):
         state.last_progress = state.timers.now
+    if chief is None or (chief.get("status") or {}).get("phase") != "Running":
+        state.last_progress = state.timers.now  # pending is judged by the pod rules, not here
     return watching.judge(job, pods, events_for, policy, state.timers)
 
 

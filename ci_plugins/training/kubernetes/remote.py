@@ -66,8 +66,8 @@ def train_remotely(
         launch.collect(target, tag=run.name, app=config.app, output=output, swap=swap)
         finished = True
     finally:
-        launch.delete_run(kube, run, cfg)
-        if not finished:
+        if not finished:  # failed, timed out or cancelled: leave no Job behind
+            launch.delete_run(kube, run, cfg)
             ctx.out.info(f"deleted Job {cfg.namespace}/{run.name} and its Service")
     manifest = read_manifest(output / MANIFEST_FILE, app=config.app)
     return StepResult.passed(

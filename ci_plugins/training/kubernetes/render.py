@@ -23,6 +23,7 @@ COMMIT_LABEL = "ci-plugins.dev/source-commit"
 APP_LABEL = "app.kubernetes.io/instance"
 NON_RETRYABLE_EXITS = [1, 2, 4]
 BACKOFF_LIMIT = 2
+FINISHED_TTL = 3600  # a succeeded Job stays this long: a re-run of its commit just collects
 OUTPUT_MOUNT = "/var/lib/ci-plugins-train"  # an emptyDir: the chief's outputs before the push
 
 
@@ -102,6 +103,7 @@ def job(run: Run, cfg: KubernetesTrainConfig) -> Obj:
             "completions": cfg.workers,
             "parallelism": cfg.workers,
             "backoffLimit": BACKOFF_LIMIT,
+            "ttlSecondsAfterFinished": FINISHED_TTL,
             "activeDeadlineSeconds": max(1, int(cfg.time_budget)),
             "successPolicy": {"rules": [{"succeededIndexes": "0"}]},
             "podFailurePolicy": {
@@ -121,7 +123,7 @@ def job(run: Run, cfg: KubernetesTrainConfig) -> Obj:
                 ]
             },
             "template": {
-                "metadata": {"labels": labels(run)},
+                "metadata": {"labels": labels(run), "annotations": dict(cfg.pod_annotations)},
                 "spec": _pod_spec(run, cfg),
             },
         },
