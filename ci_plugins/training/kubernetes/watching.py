@@ -52,7 +52,7 @@ def judge(
             return Verdict("done")
         if condition.get("type") == "Failed":
             return _job_failed(condition, pods)
-    for pod in pods:
+    for pod in sorted(pods, key=_finished_at):  # the first failure is the cause
         exited = _worker_exit(pod)
         if exited is not None and exited in NON_RETRYABLE_EXITS:
             return Verdict(
@@ -98,6 +98,14 @@ def _worker_exit(pod: Obj) -> int | None:
             code = get(status, "state", "terminated", "exitCode")
             return int(code) if code is not None else None
     return None
+
+
+def _finished_at(pod: Obj) -> str:
+    for status in get(pod, "status", "containerStatuses", default=[]) or []:
+        finished = get(status, "state", "terminated", "finishedAt")
+        if finished:
+            return str(finished)
+    return "~"  # still running: after every finished one
 
 
 def _why_pending(pod: Obj) -> str:

@@ -168,6 +168,32 @@ def test_sigterm_deletes_the_job_and_exits_130(tmp_path: Path, cluster: Cluster)
     assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
 
 
+CRASH = """
+import os
+
+if os.environ.get("JOB_COMPLETION_INDEX") == "1":  # only the second worker
+    raise RuntimeError("worker 1 lost its data shard")
+"""
+
+
+@pytest.mark.slow
+def test_a_crashing_worker_fails_the_run_with_its_exit_code_and_leaves_no_job(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    model = cluster.project / "model.py"
+    model.write_text(model.read_text(encoding="utf-8") + CRASH, encoding="utf-8")
+    cluster.configure()
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 2, result.stderr  # as a local train whose build() raises
+    assert (
+        f"training Job {NAMESPACE}/{JOB} failed: WorkerFailed: worker 1 (pod {JOB}-1-"
+    ) in result.stderr, result.stderr
+    assert "exited with code 2, which is never retried" in result.stderr
+    assert "RuntimeError: worker 1 lost its data shard" in result.stderr  # the pod's log tail
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+    assert not (tmp_path / "out" / "model").exists()
+
+
 @pytest.mark.slow
 def test_two_tensorflow_workers_train_the_digits_model_over_loopback(
     tmp_path: Path, cli: CliRunner, cluster: Cluster
