@@ -168,6 +168,44 @@ def test_sigterm_deletes_the_job_and_exits_130(tmp_path: Path, cluster: Cluster)
     assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
 
 
+def test_a_second_run_for_the_same_commit_attaches_instead_of_starting_another_job(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    cluster.configure(
+        resources={"nvidia.com/gpu": 1},
+        pod_annotations={"ci-plugins.dev/simulate": "unschedulable-gpu-scaleup"},
+    )
+    logs = [tmp_path / "first.err", tmp_path / "second.err"]
+    procs = []
+    try:
+        for index, log in enumerate(logs):
+            with log.open("w") as err:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "ci_plugins", "train", "--output-dir",
+                         str(tmp_path / f"out{index}")],
+                        cwd=cluster.project,
+                        env=clean_env({"CI_COMMIT_SHA": COMMIT}),
+                        stderr=err,
+                    )
+                )  # fmt: skip
+            wanted = "created Job" if index == 0 else "attaching to Job"
+            deadline = time.monotonic() + 60
+            while wanted not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert wanted in log.read_text(), log.read_text()
+        assert cluster.leftovers()["jobs"] == [JOB]  # one Job, watched twice
+        procs[0].send_signal(signal.SIGTERM)
+        assert procs[0].wait(timeout=60) == 130
+        assert procs[1].wait(timeout=60) == 3  # its Job was cancelled under it
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    assert f"Job {JOB} was deleted meanwhile" in logs[1].read_text()
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+
+
 CRASH = """
 import os
 
