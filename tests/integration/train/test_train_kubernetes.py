@@ -233,6 +233,24 @@ def test_a_crashing_worker_fails_the_run_with_its_exit_code_and_leaves_no_job(
 
 
 @pytest.mark.slow
+def test_a_chief_that_goes_silent_fails_after_the_no_progress_timeout(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    model = cluster.project / "model.py"
+    hang = "\nimport time\n\ntime.sleep(600)  # stuck reading data: no epoch ever ends\n"
+    model.write_text(model.read_text(encoding="utf-8") + hang, encoding="utf-8")
+    cluster.configure(no_progress_timeout="30s")  # TensorFlow alone takes ~10s to import here
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 3, result.stderr
+    assert "[worker 0] strategy: multi_worker" in result.stderr  # it did start
+    assert (
+        f"training Job {NAMESPACE}/{JOB} failed: NoProgress: the chief logged nothing for 30s "
+        "(train.kubernetes.no_progress_timeout)"
+    ) in result.stderr
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+
+
+@pytest.mark.slow
 def test_two_tensorflow_workers_train_the_digits_model_over_loopback(
     tmp_path: Path, cli: CliRunner, cluster: Cluster
 ) -> None:
