@@ -261,6 +261,12 @@ def test_two_tensorflow_workers_train_the_digits_model_over_loopback(
     # both workers ran TensorFlow and joined one MultiWorkerMirroredStrategy cluster
     assert "[worker 0]" in result.stderr
     assert "epoch 12/12" in result.stderr.lower()
+    # the other worker is a TensorFlow process of its own, in the same cluster spec
+    second = [n for n in cluster.names("pods") if n.startswith(f"{JOB}-1-")]
+    assert len(second) == 1, cluster.names("pods")
+    _, log = cluster.client.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/{second[0]}/log")
+    assert "strategy: multi_worker (TF_CONFIG names 2 workers; this is worker:1)" in str(log)
+    assert "trained as a non-chief worker; the chief writes the outputs" in str(log)
     manifest = json.loads((out / "model-manifest.json").read_text())
     assert manifest["training"]["strategy"] == "multi_worker"
     assert manifest["training"]["backend"] == "kubernetes"
