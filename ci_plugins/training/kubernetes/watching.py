@@ -45,14 +45,20 @@ def judge(
     timers: Timers,
 ) -> Verdict:
     """The Job's state now, from the Job, its pods and their events."""
-    for condition in get(job, "status", "conditions", default=[]) or []:
-        if condition.get("status") != "True":
-            continue
-        if condition.get("type") in ("Complete", "SuccessCriteriaMet"):
-            return Verdict("done")
-        if condition.get("type") == "Failed":
-            return _job_failed(condition, pods)
+    conditions = [
+        c for c in get(job, "status", "conditions", default=[]) or [] if c.get("status") == "True"
+    ]
+    if any(c.get("type") in ("Complete", "SuccessCriteriaMet") for c in conditions):
+        return Verdict("done")
     for pod in sorted(pods, key=_finished_at):  # the first failure is the cause
+        if _oom_killed(pod):  # a retry gets the same memory limit: fail now
+            return Verdict(
+                "failed",
+                "OOMKilled",
+                f"worker {index_of(pod)} (pod {pod_name(pod)}) was OOMKilled: raise "
+                "train.kubernetes.resources.memory or lower the batch size",
+                pod=pod_name(pod),
+            )
         exited = _worker_exit(pod)
         if exited is not None and exited in NON_RETRYABLE_EXITS:
             return Verdict(
@@ -63,6 +69,9 @@ def judge(
                 exit_code=exited,
                 pod=pod_name(pod),
             )
+    failed = [c for c in conditions if c.get("type") == "Failed"]
+    if failed:  # after the pods: a worker's own reason says more than BackoffLimitExceeded
+        return _job_failed(failed[0], pods)
     live = [p for p in pods if get(p, "status", "phase") not in ("Succeeded", "Failed")]
     result = classify_pods(live, events_for, policy, timers)
     if result is not None and result.final:
@@ -98,6 +107,13 @@ def _worker_exit(pod: Obj) -> int | None:
             code = get(status, "state", "terminated", "exitCode")
             return int(code) if code is not None else None
     return None
+
+
+def _oom_killed(pod: Obj) -> bool:
+    statuses = get(pod, "status", "containerStatuses", default=[]) or []
+    return get(pod, "status", "phase") == "Failed" and any(
+        get(s, "state", "terminated", "reason") == "OOMKilled" for s in statuses
+    )
 
 
 def _finished_at(pod: Obj) -> str:

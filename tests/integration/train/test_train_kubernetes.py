@@ -141,6 +141,33 @@ def test_a_worker_asking_for_a_gpu_no_node_has_fails_naming_the_resource(
     assert not (tmp_path / "out" / "model").exists()
 
 
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        pytest.param(
+            {"image": "registry.example.test/ml/digits-trian@sha256:" + "c" * 64},
+            "ImageNotFound: pod digits-train-feedc0de-0-",
+            id="image-cannot-be-pulled",
+        ),
+        pytest.param(
+            {"pod_annotations": {"ci-plugins.dev/simulate": "oom"}},  # the emulator kills it
+            "OOMKilled: worker ",
+            id="oom-killed",
+        ),
+    ],
+)
+def test_a_worker_that_cannot_run_fails_fast_and_leaves_no_job(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster, setting: dict[str, Any], expected: str
+) -> None:
+    cluster.configure(**setting)
+    started = time.monotonic()
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 3, result.stderr
+    assert f"training Job {NAMESPACE}/{JOB} failed: {expected}" in result.stderr
+    assert time.monotonic() - started < 60  # not the time budget, not the back-off limit
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+
+
 def test_sigterm_deletes_the_job_and_exits_130(tmp_path: Path, cluster: Cluster) -> None:
     cluster.configure(
         resources={"nvidia.com/gpu": 1},

@@ -107,3 +107,11 @@ def test_the_chief_is_the_newest_pod_of_index_0() -> None:
     retried["metadata"]["creationTimestamp"] = "2026-01-01T00:01:00Z"
     assert chief([pod(1), first, retried]) is retried
     assert chief([pod(1)]) is None
+
+
+def test_an_oom_killed_worker_that_the_job_would_retry_fails_at_once() -> None:
+    oom = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
+    killed = pod(1, "Failed", containerStatuses=[{"name": "worker", "state": oom}])
+    verdict = judge(job(), [pod(0), killed], {}, POLICY, Timers())
+    assert (verdict.state, verdict.reason, verdict.exit_code) == ("failed", "OOMKilled", 3)
+    assert verdict.message.startswith("worker 1 (pod digits-train-1-1-abcde) was OOMKilled")
