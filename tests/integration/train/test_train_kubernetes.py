@@ -84,8 +84,21 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", running.url)
         yield Cluster(running, EmulatorClient(running.url), registry, project, kubeconfig)
     finally:
+        settle(running, tmp_path / "node" / "pods" / NAMESPACE)
         running.stop()
         registry.stop()
+
+
+def settle(running: RunningCluster, pods: Path) -> None:
+    """Wait until the kubelet has stopped the processes of deleted pods (SIGTERM, then
+    SIGKILL after the grace period; it removes each pod's directory last)."""
+    client = EmulatorClient(running.url)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pods.exists() and any(pods.iterdir()):
+        _, body = client.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods")
+        if (body or {}).get("items"):
+            return  # pods that still exist (a finished Job keeps its own) stop with the node
+        time.sleep(0.2)
 
 
 def train(cli: CliRunner, cluster: Cluster, out: Path, *extra: str) -> CliResult:
