@@ -70,7 +70,9 @@ def plural_of(kind: str) -> str:
     return lower + ("es" if lower.endswith("s") else "s")
 
 
-def load_client(kubeconfig: Path | None, environ: dict[str, str] | None = None) -> Any:
+def load_client(
+    kubeconfig: Path | None, environ: dict[str, str] | None = None, *, context: str | None = None
+) -> Any:
     """An ApiClient from --kubeconfig, KUBECONFIG or ~/.kube/config (in-cluster as a last resort).
 
     Raises InputError (exit 2) for a missing or unusable kubeconfig, naming only the file.
@@ -92,7 +94,7 @@ def load_client(kubeconfig: Path | None, environ: dict[str, str] | None = None) 
     configuration = client.Configuration()
     try:
         config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=source, client_configuration=configuration
+            config_file=source, context=context, client_configuration=configuration
         )
     except Exception as exc:  # ConfigException, YAML errors, bad base64...: all say "unusable"
         raise InputError(
@@ -418,3 +420,87 @@ class Kube:
                 stop.wait(1.0)
             except _Stopped:
                 return
+
+
+def resource_of(api_version: str, kind: str) -> str:
+    """`jobs.batch`, `services`: the resource name RBAC rules and kubectl use."""
+    group = api_version.rpartition("/")[0]
+    return plural_of(kind) + (f".{group}" if group else "")
+
+
+def create_object(kube: Kube, obj: Obj, *, hint: str | None = None) -> Obj | None:
+    """Create obj; None when it already exists (AlreadyExists, HTTP 409).
+
+    Raises ExternalError (exit 3) naming the verb and the resource when RBAC forbids it.
+    """
+    meta = obj["metadata"]
+    kind = BUILTIN[(obj["apiVersion"], obj["kind"])]
+    api = kube._api(kind.api)
+    create = getattr(api, f"create_namespaced_{kind.plural}")
+    what = f"create {resource_of(obj['apiVersion'], obj['kind'])} in namespace {meta['namespace']}"
+
+    def send() -> Obj | None:
+        try:
+            return kube._dict(create(meta["namespace"], obj, _request_timeout=REQUEST_TIMEOUT))
+        except ApiException as exc:
+            if exc.status == 409:
+                return None
+            raise
+
+    return _refusal_named(lambda: kube.call(send, what), what, hint)
+
+
+def delete_object(
+    kube: Kube, api_version: str, kind: str, namespace: str, name: str, *, hint: str | None = None
+) -> bool:
+    """Delete an object with its dependents (propagationPolicy Background); False if absent."""
+    builtin = BUILTIN[(api_version, kind)]
+    api = kube._api(builtin.api)
+    delete = getattr(api, f"delete_namespaced_{builtin.plural}")
+    what = f"delete {resource_of(api_version, kind)} in namespace {namespace}"
+
+    def send() -> bool:
+        try:
+            delete(
+                name,
+                namespace,
+                propagation_policy="Background",
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    return _refusal_named(lambda: kube.call(send, what), what, hint)
+
+
+def read_log(kube: Kube, namespace: str, pod: str, container: str) -> str:
+    """The whole current log of a container ("" while it has none)."""
+    api = kube._api(client.CoreV1Api)
+
+    def send() -> str:
+        try:
+            text = api.read_namespaced_pod_log(
+                pod, namespace, container=container, _request_timeout=REQUEST_TIMEOUT
+            )
+        except ApiException as exc:
+            if exc.status in (400, 404):  # not started yet, or gone
+                return ""
+            raise
+        return str(text or "")
+
+    return kube.call(send, f"logs of pod {pod}")
+
+
+def _refusal_named(fn: Callable[[], T], what: str, hint: str | None) -> T:
+    try:
+        return fn()
+    except ExternalError as exc:
+        if str(exc).startswith("Kubernetes API refused"):
+            raise ExternalError(
+                f"{exc} (RBAC: this identity may not {what})",
+                hint=hint or "grant the verb on the resource in a Role bound to this identity",
+            ) from None
+        raise

@@ -137,3 +137,27 @@ def _get_v2(target: Target, *, with_credentials: bool) -> tuple[int, str]:
             hint="check the registry address (package.registry / --registry) and that it "
             "serves " + ("plain HTTP (package.plain_http)" if target.plain_http else "HTTPS"),
         ) from None
+
+
+def pull_artifact(target: Target, *, reference: str, outdir: Path) -> list[Path]:
+    """Pull `reference` (a tag or sha256 digest of target.ref) into outdir; the files written.
+
+    Layers annotated for unpacking (as push_artifact writes them) arrive as directories.
+    Raises ExternalError (exit 3) when the registry is unreachable or lacks the artifact.
+    """
+    backend = check_access(target)
+    import oras.client
+
+    logging.getLogger("oras").setLevel(logging.ERROR)
+    client = oras.client.OrasClient(insecure=target.plain_http, auth_backend=backend)
+    if target.credentials is not None:
+        client.auth.set_basic_auth(target.credentials.username, target.credentials.password.value)
+    separator = "@" if reference.startswith("sha256:") else ":"
+    name = f"{target.ref.name}{separator}{reference}"
+    try:
+        files = client.pull(target=name, outdir=str(outdir), overwrite=True)
+    except Exception as exc:  # oras raises ValueError, requests errors, its own
+        raise ExternalError(
+            f"pulling {name} failed: {redact(str(exc)) or type(exc).__name__}"
+        ) from None
+    return [Path(f) for f in files]

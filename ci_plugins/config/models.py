@@ -72,6 +72,10 @@ Seconds = Annotated[
 ]
 
 
+# A duration that must be longer than zero (windows, cooldowns, timeouts).
+Duration = Annotated[Seconds, Field(gt=0, description="seconds, or a duration like 90s, 5m, 1h")]
+
+
 class Section(BaseModel):
     """A config section: unknown keys are errors, values are never coerced from strings."""
 
@@ -273,6 +277,103 @@ TUNER_OPTIONS: dict[str, tuple[str, ...]] = {
 # --- end of train.tune ------------------------------------------------------------------
 
 
+_PINNED_IMAGE = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
+_ADDRESS_FIELDS = {"job", "index", "service", "namespace", "port", "index_port"}
+RESOURCE_NAMES = ("cpu", "memory", "nvidia.com/gpu")
+
+
+def _pinned_image(value: str) -> str:
+    if not _PINNED_IMAGE.fullmatch(value):
+        raise ValueError(
+            f"expected an image pinned by digest (name@sha256:<64 hex>), got {value!r}"
+        )
+    return value
+
+
+def _quantities(value: dict[str, str | int]) -> dict[str, str | int]:
+    from kubernetes.utils import parse_quantity  # only configs that train on a cluster
+
+    for name, quantity in value.items():
+        if not re.fullmatch(r"([a-z0-9.-]+/)?[a-z0-9]([a-z0-9_.-]*[a-z0-9])?", name):
+            raise ValueError(f"{name!r} is not a resource name (e.g. cpu, memory, nvidia.com/gpu)")
+        try:
+            amount = parse_quantity(quantity)  # type: ignore[no-untyped-call]
+        except ValueError:
+            raise ValueError(
+                f"{name}: {quantity!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)"
+            ) from None
+        if amount <= 0:
+            raise ValueError(f"{name}: {quantity!r} must be more than zero")
+        if "/" in name and amount != int(amount):
+            raise ValueError(f"{name}: {quantity!r} must be a whole number (extended resource)")
+    return value
+
+
+def _address_template(value: str) -> str:
+    import string
+
+    fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+    unknown = fields - _ADDRESS_FIELDS
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder(s) {sorted(unknown)}; known: {sorted(_ADDRESS_FIELDS)}"
+        )
+    if "index" not in fields and "index_port" not in fields:
+        raise ValueError("must contain {index} or {index_port}: every worker needs its own")
+    return value
+
+
+class Toleration(Section):
+    """A pod toleration (the Kubernetes field names)."""
+
+    key: str | None = Field(default=None, description="taint key (none: every taint)")
+    operator: Literal["Exists", "Equal"] = Field(default="Equal", description="Exists or Equal")
+    value: str | None = Field(default=None, description="taint value (with Equal)")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="taint effect (none: every effect)"
+    )
+
+
+class KubernetesTrainConfig(Section):
+    """`train.backend: kubernetes`: an Indexed Job of TensorFlow workers (docs/train.md)."""
+
+    kubeconfig: str | None = Field(
+        default=None, description="kubeconfig file (default: KUBECONFIG, ~/.kube/config)"
+    )
+    context: str | None = Field(default=None, description="kubeconfig context (default: current)")
+    namespace: Annotated[str, _label(63)] = Field(
+        default="default", description="namespace of the Job and its Service"
+    )
+    image: Annotated[str, AfterValidator(_pinned_image)] = Field(
+        description="the project's training image, pinned by digest (name@sha256:...)"
+    )
+    workers: int = Field(default=2, ge=1, description="TensorFlow workers (worker 0 is the chief)")
+    resources: Annotated[dict[str, str | int], AfterValidator(_quantities)] = Field(
+        default_factory=dict,
+        description="per worker, requests = limits: cpu, memory, nvidia.com/gpu (quantities)",
+    )
+    node_selector: dict[str, str] = Field(default_factory=dict, description="pod nodeSelector")
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict, description="annotations of the worker pods"
+    )
+    tolerations: list[Toleration] = Field(default_factory=list, description="pod tolerations")
+    time_budget: Duration = Field(default=21600, description="the Job's activeDeadlineSeconds")
+    no_progress_timeout: Duration = Field(
+        default=900, description="fail when the chief logs no epoch (or start) for this long"
+    )
+    port: int = Field(default=2222, ge=1, le=65535, description="TensorFlow's gRPC port")
+    worker_address: Annotated[str, AfterValidator(_address_template)] = Field(
+        default="{job}-{index}.{service}.{namespace}.svc:{port}",
+        description="each worker's TF_CONFIG address; placeholders job, index, service, "
+        "namespace, port, index_port (port + index: workers sharing one host network)",
+    )
+    registry: str | None = Field(
+        default=None,
+        description="where the chief pushes the model (host[:port]/repo; default: "
+        "package.registry)",
+    )
+
+
 class TrainConfig(Section):
     """How `ci-plugins train` finds and runs the user's model code (docs/train.md)."""
 
@@ -302,6 +403,21 @@ class TrainConfig(Section):
     tune: TuneConfig | None = Field(
         default=None, description="hyper-parameter search before the final fit (train.tune)"
     )
+    backend: Literal["local", "kubernetes"] = Field(
+        default="local",
+        description="local: train on this runner; kubernetes: an Indexed Job of workers",
+    )
+    kubernetes: KubernetesTrainConfig | None = Field(
+        default=None, description="the cluster, image and workers of backend: kubernetes"
+    )
+
+    @model_validator(mode="after")
+    def _kubernetes_needs_its_section(self) -> TrainConfig:
+        if self.backend == "kubernetes" and self.kubernetes is None:
+            raise ValueError(
+                "backend: kubernetes needs a train.kubernetes section (at least image)"
+            )
+        return self
 
 
 class ChartConfig(Section):
@@ -532,10 +648,6 @@ class VerifyConfig(RuleThresholds):
     model: ModelCheckConfig = Field(
         default_factory=ModelCheckConfig, description="TensorFlow Serving model checks"
     )
-
-
-# A duration that must be longer than zero (windows, cooldowns, timeouts).
-Duration = Annotated[Seconds, Field(gt=0, description="seconds, or a duration like 90s, 5m, 1h")]
 
 
 class MonitorMetric(Section):

@@ -47,6 +47,7 @@ class Options:
     require_gpu: bool = False
     tune_lock: Path | None = None
     tune_dir: Path | None = None
+    worker: bool = False
 
 
 def run(ctx: StepContext, options: Options) -> StepResult:
@@ -56,6 +57,17 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     check_module(config.train.entrypoint, project)
     version = _version(options.model_version)
     output = _prepare_output(options.output_dir)
+    if config.train.backend == "kubernetes" and not options.worker:
+        from ci_plugins.training.kubernetes.remote import train_remotely
+
+        return train_remotely(
+            ctx, config, project=project, version=version, output=output, swap=_swap_into_place
+        )
+    if options.worker:
+        from ci_plugins.training.kubernetes.worker import tf_config_from
+
+        tf_config = tf_config_from(ctx.out.environ)
+        os.environ["TF_CONFIG"] = ctx.out.environ["TF_CONFIG"] = tf_config  # read by TF itself
     staging = output / f".train-staging-{os.getpid()}"
     settings = _settings(ctx, config, options, project=project, export=staging / version)
     settings, locked = tune_plan.prepare(
@@ -72,9 +84,12 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         with ctx.out.group(f"train {config.app} ({config.train.entrypoint})", collapsed=False):
             outcome = train(settings, out=ctx.out, clock=ctx.clock)
         outcome.search = outcome.search or locked
-        return _publish(
+        result = _publish(
             ctx, config, settings, outcome, output=output, version=version, lock=options.tune_lock
         )
+        if options.worker and outcome.strategy.chief:
+            _push_outputs(ctx, config, output)
+        return result
     except Diverged as exc:
         report = training_report(
             app=config.app, verdict="failed", facts={"error": str(exc)}, metrics={}, history=[]
@@ -117,6 +132,8 @@ def _publish(
             "seed": settings.seed,
             **({"batch_size": outcome.batch_size} if outcome.batch_size else {}),
             "evaluated_on": outcome.evaluated_on,
+            "backend": config.train.backend,
+            "workers": outcome.strategy.workers,
             **({"tuning": outcome.search.summary()} if outcome.search else {}),
         },
     )
@@ -204,6 +221,20 @@ def _settings(
         source_commit=commit,
         gate_metrics=tuple(dict.fromkeys([*config.gate.metrics, *config.gate.baseline])),
     )
+
+
+def _push_outputs(ctx: StepContext, config: Config, output: Path) -> None:
+    """The chief in a Job: push OUTPUT as an OCI artifact for the CI side to pull."""
+    from ci_plugins.adapters import oci
+    from ci_plugins.training.kubernetes.worker import artifact_of, push_outputs
+
+    repository, tag = artifact_of(ctx.out.environ)
+    plain_http = config.package.plain_http
+    target = oci.Target(
+        ref=repository, plain_http=repository.loopback if plain_http is None else plain_http
+    )
+    digest = push_outputs(output, target, tag=tag, annotations={"ci-plugins.dev/app": config.app})
+    ctx.out.info(f"pushed the outputs to {target.ref.pinned(digest)} (tag {tag})")
 
 
 def _prepare_output(directory: Path) -> Path:
@@ -297,4 +328,9 @@ def arguments(p: Flags) -> None:
         metavar="DIR",
         help="train.tune: the search state, to cache between job retries "
         "(default: train.tune.directory, else OUTPUT/tuning)",
+    )
+    p.flag(
+        "--worker",
+        action="store_true",
+        help="train as one worker of a Kubernetes Job (TF_CONFIG from the Job; set by the Job)",
     )

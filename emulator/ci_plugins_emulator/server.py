@@ -65,6 +65,7 @@ class Fault:
     times: int
     path: str = ""  # substring of the request path; "" matches all
     watch_gone_after: float | None = None  # for watches: end the stream with 410 after N s
+    method: str = ""  # only requests with this HTTP method (e.g. "POST": create); "" all
 
 
 @attrs.define(kw_only=True)
@@ -94,7 +95,9 @@ class EmulatedCluster(k8s.KubernetesEmulator):
         if SIMULATOR_AGENT not in agent:
             loop = asyncio.get_running_loop()
             self.client_requests.append((loop.time(), str(request.method.value), str(request.url)))
-            fault = self._take_fault(path, watch=request.action == kmock.action.WATCH)
+            fault = self._take_fault(
+                path, watch=request.action == kmock.action.WATCH, method=str(request.method.value)
+            )
             if fault is not None and fault.watch_gone_after is None:
                 raise k8s.KubernetesError(
                     status=fault.status,
@@ -153,9 +156,11 @@ class EmulatedCluster(k8s.KubernetesEmulator):
             payload = {"kind": f"{kind}List", "apiVersion": f"{group}{resource.version}", **payload}
         return payload
 
-    def _take_fault(self, path: str, *, watch: bool) -> Fault | None:
+    def _take_fault(self, path: str, *, watch: bool, method: str = "") -> Fault | None:
         for fault in self.faults:
             if fault.times <= 0 or fault.path not in path:
+                continue
+            if fault.method and fault.method != method:
                 continue
             if (fault.watch_gone_after is not None) != watch:
                 continue

@@ -28,7 +28,7 @@ def render_reference(schema: dict[str, Any]) -> str:
     defs: dict[str, Any] = schema.get("$defs", {})
     parts = [HEADER, _table("Top level", schema, defs)]
     seen: set[str] = set()
-    queue = [_ref_name(prop) for prop in schema.get("properties", {}).values()]
+    queue = [ref for prop in schema.get("properties", {}).values() for ref in _refs(prop)]
     while queue:
         name = queue.pop(0)
         if name is None or name in seen or name not in defs:
@@ -36,8 +36,20 @@ def render_reference(schema: dict[str, Any]) -> str:
         seen.add(name)
         definition = defs[name]
         parts.append(_table(name, definition, defs))
-        queue.extend(_ref_name(prop) for prop in definition.get("properties", {}).values())
+        queue.extend(
+            ref for prop in definition.get("properties", {}).values() for ref in _refs(prop)
+        )
     return "\n".join(parts)
+
+
+def _refs(node: Any) -> list[str]:
+    """Every section a property refers to, also through lists, unions and mappings."""
+    if isinstance(node, dict):
+        found = [node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else []
+        return found + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
 
 
 def _table(title: str, definition: dict[str, Any], defs: dict[str, Any]) -> str:

@@ -1,0 +1,337 @@
+"""train.backend: kubernetes against the LOCAL CLUSTER EMULATOR with real pods (processes),
+a real docker-registry and, for the one slow test, two real TensorFlow workers talking
+MultiWorkerMirroredStrategy over loopback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from ci_plugins_emulator.argocd import EmulatorClient
+from ci_plugins_emulator.cluster import start
+from ci_plugins_emulator.server import Fault, RunningCluster, write_kubeconfig
+
+from ci_plugins.model.digest import directory_digest
+from tests.conftest import EXAMPLE, CliResult, CliRunner, clean_env
+from tests.support.node import FAST
+from tests.support.registry import Registry, free_port, start_registry
+
+IMAGE = "registry.example.test/ml/digits-train@sha256:" + "c" * 64
+NAMESPACE = "ml-train"
+COMMIT = "feedc0de" + "0" * 32
+JOB = f"digits-train-{COMMIT[:8]}"
+
+
+@dataclass
+class Cluster:
+    running: RunningCluster
+    client: EmulatorClient
+    registry: Registry
+    project: Path
+    kubeconfig: Path
+
+    def configure(self, **kubernetes: Any) -> Path:
+        """Write the project's ci-plugins.yaml with train.backend: kubernetes."""
+        config = yaml.safe_load((EXAMPLE / "ci-plugins.yaml").read_text(encoding="utf-8"))
+        config["train"].update(
+            backend="kubernetes",
+            epochs=kubernetes.pop("epochs", 12),
+            kubernetes={
+                "kubeconfig": str(self.kubeconfig),
+                "namespace": NAMESPACE,
+                "image": IMAGE,
+                "workers": 2,
+                "registry": self.registry.repository("ml/digits"),
+                "worker_address": "127.0.0.1:{index_port}",
+                "port": free_port(),
+                "no_progress_timeout": "120s",
+                **kubernetes,
+            },
+        )
+        path = self.project / "ci-plugins.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        return path
+
+    def names(self, plural: str, api: str = "api/v1") -> list[str]:
+        _, body = self.client.request("GET", f"/{api}/namespaces/{NAMESPACE}/{plural}")
+        return sorted(i["metadata"]["name"] for i in (body or {}).get("items") or [])
+
+    def leftovers(self) -> dict[str, list[str]]:
+        return {
+            "jobs": self.names("jobs", "apis/batch/v1"),
+            "services": self.names("services"),
+            "pods": self.names("pods"),
+        }
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "out*"))
+    registry = start_registry(tmp_path / "registry")
+    running, _ = start(tmp_path / "node", FAST, run_images={IMAGE: project})
+    try:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", running.url)
+        yield Cluster(running, EmulatorClient(running.url), registry, project, kubeconfig)
+    finally:
+        settle(running, tmp_path / "node" / "pods" / NAMESPACE)
+        running.stop()
+        registry.stop()
+
+
+def settle(running: RunningCluster, pods: Path) -> None:
+    """Wait until the kubelet has stopped the processes of deleted pods (SIGTERM, then
+    SIGKILL after the grace period; it removes each pod's directory last)."""
+    client = EmulatorClient(running.url)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pods.exists() and any(pods.iterdir()):
+        _, body = client.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods")
+        if (body or {}).get("items"):
+            return  # pods that still exist (a finished Job keeps its own) stop with the node
+        time.sleep(0.2)
+
+
+def train(cli: CliRunner, cluster: Cluster, out: Path, *extra: str) -> CliResult:
+    return cli(
+        "train", "--output-dir", out, "--model-version", "7", *extra,
+        cwd=cluster.project,
+        env={"CI_COMMIT_SHA": COMMIT},
+        timeout=900,
+    )  # fmt: skip
+
+
+def test_an_unreachable_cluster_is_exit_3_before_anything_is_created(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    dead = write_kubeconfig(tmp_path / "dead-kubeconfig", f"http://127.0.0.1:{free_port()}")
+    cluster.configure(kubeconfig=str(dead))
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 3, result.stderr
+    assert "cannot reach the training cluster at http://127.0.0.1:" in result.stderr
+    assert "nothing was created" in result.stderr
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+
+
+def test_rbac_that_forbids_creating_jobs_is_exit_3_naming_verb_and_resource(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    cluster.running.cluster.faults.append(Fault(status=403, times=100, path="/jobs", method="POST"))
+    cluster.configure()
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 3, result.stderr
+    assert (
+        f"Kubernetes API refused create jobs.batch in namespace {NAMESPACE}: HTTP 403 "
+        f"(RBAC: this identity may not create jobs.batch in namespace {NAMESPACE})"
+    ) in result.stderr
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}  # Service removed
+
+
+def test_a_worker_asking_for_a_gpu_no_node_has_fails_naming_the_resource(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    cluster.configure(
+        resources={"nvidia.com/gpu": 1},
+        # the emulator has no GPU node: its scheduler says so for pods that ask it to
+        pod_annotations={"ci-plugins.dev/simulate": "unschedulable-gpu"},
+        no_progress_timeout="4s",
+    )
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 3, result.stderr
+    assert f"training Job {NAMESPACE}/{JOB} failed: UnschedulableNoScaleUp" in result.stderr
+    assert "Insufficient nvidia.com/gpu" in result.stderr
+    assert "pending: worker 0" in result.stderr
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+    assert not (tmp_path / "out" / "model").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        pytest.param(
+            {"image": "registry.example.test/ml/digits-trian@sha256:" + "c" * 64},
+            "ImageNotFound: pod digits-train-feedc0de-0-",
+            id="image-cannot-be-pulled",
+        ),
+        pytest.param(
+            {"pod_annotations": {"ci-plugins.dev/simulate": "oom"}},  # the emulator kills it
+            "OOMKilled: worker ",
+            id="oom-killed",
+        ),
+    ],
+)
+def test_a_worker_that_cannot_run_fails_fast_and_leaves_no_job(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster, setting: dict[str, Any], expected: str
+) -> None:
+    cluster.configure(**setting)
+    started = time.monotonic()
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 3, result.stderr
+    assert f"training Job {NAMESPACE}/{JOB} failed: {expected}" in result.stderr
+    assert time.monotonic() - started < 60  # not the time budget, not the back-off limit
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+
+
+def test_sigterm_deletes_the_job_and_exits_130(tmp_path: Path, cluster: Cluster) -> None:
+    cluster.configure(
+        resources={"nvidia.com/gpu": 1},
+        pod_annotations={"ci-plugins.dev/simulate": "unschedulable-gpu-scaleup"},
+    )
+    stderr = tmp_path / "stderr"
+    with stderr.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ci_plugins", "train", "--output-dir", str(tmp_path / "out")],
+            cwd=cluster.project,
+            env=clean_env({"CI_COMMIT_SHA": COMMIT}),
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "created Job" not in stderr.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert cluster.leftovers()["jobs"] == [JOB]
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert f"deleted Job {NAMESPACE}/{JOB} and its Service" in stderr.read_text()
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+
+
+def test_a_second_run_for_the_same_commit_attaches_instead_of_starting_another_job(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    cluster.configure(
+        resources={"nvidia.com/gpu": 1},
+        pod_annotations={"ci-plugins.dev/simulate": "unschedulable-gpu-scaleup"},
+    )
+    logs = [tmp_path / "first.err", tmp_path / "second.err"]
+    procs = []
+    try:
+        for index, log in enumerate(logs):
+            with log.open("w") as err:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "ci_plugins", "train", "--output-dir",
+                         str(tmp_path / f"out{index}")],
+                        cwd=cluster.project,
+                        env=clean_env({"CI_COMMIT_SHA": COMMIT}),
+                        stderr=err,
+                    )
+                )  # fmt: skip
+            wanted = "created Job" if index == 0 else "attaching to Job"
+            deadline = time.monotonic() + 60
+            while wanted not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert wanted in log.read_text(), log.read_text()
+        assert cluster.leftovers()["jobs"] == [JOB]  # one Job, watched twice
+        procs[0].send_signal(signal.SIGTERM)
+        assert procs[0].wait(timeout=60) == 130
+        assert procs[1].wait(timeout=60) == 3  # its Job was cancelled under it
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    assert f"Job {JOB} was deleted meanwhile" in logs[1].read_text()
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+
+
+CRASH = """
+import os
+
+if os.environ.get("JOB_COMPLETION_INDEX") == "1":  # only the second worker
+    raise RuntimeError("worker 1 lost its data shard")
+"""
+
+
+@pytest.mark.slow
+def test_a_crashing_worker_fails_the_run_with_its_exit_code_and_leaves_no_job(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    model = cluster.project / "model.py"
+    model.write_text(model.read_text(encoding="utf-8") + CRASH, encoding="utf-8")
+    cluster.configure()
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 2, result.stderr  # as a local train whose build() raises
+    assert (
+        f"training Job {NAMESPACE}/{JOB} failed: WorkerFailed: worker 1 (pod {JOB}-1-"
+    ) in result.stderr, result.stderr
+    assert "exited with code 2, which is never retried" in result.stderr
+    assert "RuntimeError: worker 1 lost its data shard" in result.stderr  # the pod's log tail
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+    assert not (tmp_path / "out" / "model").exists()
+
+
+@pytest.mark.slow
+def test_a_chief_that_goes_silent_fails_after_the_no_progress_timeout(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    model = cluster.project / "model.py"
+    hang = "\nimport time\n\ntime.sleep(600)  # stuck reading data: no epoch ever ends\n"
+    model.write_text(model.read_text(encoding="utf-8") + hang, encoding="utf-8")
+    cluster.configure(no_progress_timeout="30s")  # TensorFlow alone takes ~10s to import here
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 3, result.stderr
+    assert "[worker 0] strategy: multi_worker" in result.stderr  # it did start
+    assert (
+        f"training Job {NAMESPACE}/{JOB} failed: NoProgress: the chief logged nothing for 30s "
+        "(train.kubernetes.no_progress_timeout)"
+    ) in result.stderr
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+
+
+@pytest.mark.slow
+def test_two_tensorflow_workers_train_the_digits_model_over_loopback(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    cluster.configure()
+    out = tmp_path / "out"
+    result = train(cli, cluster, out)
+    assert result.exit_code == 0, result.stderr
+    # both workers ran TensorFlow and joined one MultiWorkerMirroredStrategy cluster
+    assert "[worker 0]" in result.stderr
+    assert "epoch 12/12" in result.stderr.lower()
+    # the other worker is a TensorFlow process of its own, in the same cluster spec
+    second = [n for n in cluster.names("pods") if n.startswith(f"{JOB}-1-")]
+    assert len(second) == 1, cluster.names("pods")
+    _, log = cluster.client.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/{second[0]}/log")
+    assert "strategy: multi_worker (TF_CONFIG names 2 workers; this is worker:1)" in str(log)
+    assert "trained as a non-chief worker; the chief writes the outputs" in str(log)
+    manifest = json.loads((out / "model-manifest.json").read_text())
+    assert manifest["training"]["strategy"] == "multi_worker"
+    assert manifest["training"]["backend"] == "kubernetes"
+    assert manifest["training"]["workers"] == 2
+    assert manifest["source_commit"] == COMMIT
+    assert directory_digest(out / "model" / "7") == manifest["model_digest"]
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert metrics["accuracy"] >= 0.90
+    # the rest of the loop takes the result as it takes a local train's
+    manifest_file = out / "model-manifest.json"
+    steps = [
+        ("gate", "--metrics", out / "metrics.json"),
+        ("package", "--model-dir", out / "model", "--manifest", manifest_file, "--registry",
+         cluster.registry.repository("ml/digits")),
+        ("render", "--manifest", manifest_file, "--env", "dev", "--output-dir", tmp_path / "r"),
+    ]  # fmt: skip
+    for step in steps:
+        done = cli(*step, cwd=cluster.project)
+        assert done.exit_code == 0, (step[0], done.stderr)
+    manifest = json.loads(manifest_file.read_text())
+    rendered = "".join(f.read_text() for f in sorted((tmp_path / "r").rglob("*.yaml")))
+    assert manifest["artifact"].split("@")[1] in rendered  # the model runs pinned by digest
+    # a re-run for the same commit attaches to the finished Job and only collects
+    again = train(cli, cluster, tmp_path / "again")
+    assert again.exit_code == 0, again.stderr
+    assert f"attaching to Job {NAMESPACE}/{JOB}" in again.stderr
+    again_manifest = json.loads((tmp_path / "again" / "model-manifest.json").read_text())
+    assert again_manifest["model_digest"] == manifest["model_digest"]
