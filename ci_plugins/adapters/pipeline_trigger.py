@@ -108,12 +108,7 @@ def start_pipeline(
         "github": lambda: _github(trigger, creds, variables, environ),
         "jenkins": lambda: _jenkins(trigger, creds, variables),
     }[trigger.forge]
-    policy = retry.Policy(
-        retry_if=lambda error: isinstance(error, _Retry),
-        wait=lambda attempt, _error: min(4.0, 2.0 ** (attempt - 1)),
-        clock=clock,
-        attempts=ATTEMPTS,
-    )
+    policy = retry.doubling(lambda error: isinstance(error, _Retry), clock=clock, attempts=ATTEMPTS)
     try:
         return retry.call(policy, lambda _attempt: start())
     except retry.GaveUp as exc:

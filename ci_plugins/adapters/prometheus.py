@@ -108,11 +108,8 @@ def _get(
     base_url: str, path: str, params: Mapping[str, str], *, promql: str | None, clock: Clock
 ) -> Any:
     url = base_url.rstrip("/") + path
-    policy = retry.Policy(
-        retry_if=lambda error: isinstance(error, PrometheusUnavailable),
-        wait=lambda attempt, _error: min(4.0, 2.0 ** (attempt - 1)),
-        clock=clock,
-        attempts=ATTEMPTS,
+    policy = retry.doubling(
+        lambda error: isinstance(error, PrometheusUnavailable), clock=clock, attempts=ATTEMPTS
     )
     try:
         return retry.call(policy, lambda _attempt: _get_once(url, params, promql=promql))

@@ -32,6 +32,18 @@ class Policy:
     on_retry: Callable[[int, BaseException, float], None] | None = None  # log the next try
 
 
+def doubling(
+    retry_if: Callable[[BaseException], bool], *, clock: Clock, attempts: int, cap: float = 4.0
+) -> Policy:
+    """attempts tries of what retry_if accepts, waiting 1 s, 2 s, 4 s... (at most cap)."""
+    return Policy(
+        retry_if=retry_if,
+        wait=lambda attempt, _error: min(cap, 2.0 ** (attempt - 1)),
+        clock=clock,
+        attempts=attempts,
+    )
+
+
 class GaveUp(Exception):
     """Raised by call() around the last error: `.attempts` tries, the last error `.last`."""
 
