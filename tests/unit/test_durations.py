@@ -9,7 +9,7 @@ import pytest
 from ci_plugins.config.durations import MAX_SECONDS, parse_duration
 from ci_plugins.config.models import load_config
 from ci_plugins.errors import InputError
-from tests.conftest import CliRunner, write_text
+from tests.support.cli import CliRunner, write_text
 
 
 @pytest.mark.parametrize(

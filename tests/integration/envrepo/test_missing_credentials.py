@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.envrepo import HttpGitServer, make_bare_repo, remote_log, seed_files
 from tests.support.promote import write_config, write_release_inputs
 

@@ -10,7 +10,7 @@ import pytest
 from ci_plugins.envrepo import checkout as envrepo
 from ci_plugins.envrepo.checkout import verified_tag
 from ci_plugins.errors import CiPluginsError, ExternalError
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.envrepo import git, install_hook, remote_head, seed_files
 from tests.support.promote import write_config, write_release_inputs
 

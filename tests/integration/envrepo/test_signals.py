@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.conftest import REPO, clean_env
+from tests.support.cli import REPO, clean_env
 from tests.support.envrepo import install_hook, remote_head, remote_yaml, seed_files
 from tests.support.promote import write_config, write_release_inputs
 

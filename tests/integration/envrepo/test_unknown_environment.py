@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.envrepo import remote_log
 from tests.support.promote import write_config, write_release_inputs
 

@@ -22,7 +22,7 @@ from ci_plugins_emulator.cluster import start
 from ci_plugins_emulator.server import Fault, RunningCluster, write_kubeconfig
 
 from ci_plugins.model.digest import directory_digest
-from tests.conftest import EXAMPLE, CliResult, CliRunner, clean_env
+from tests.support.cli import EXAMPLE, CliResult, CliRunner, clean_env
 from tests.support.node import FAST
 from tests.support.registry import Registry, free_port, start_registry
 

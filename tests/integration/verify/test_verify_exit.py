@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from ci_plugins_emulator.server import write_kubeconfig
 
-from tests.conftest import clean_env
+from tests.support.cli import clean_env
 from tests.support.faulty_proxy import FaultyProxy
 from tests.support.verify import VerifyEnv, deployment, service
 

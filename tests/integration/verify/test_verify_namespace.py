@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import CliRunner
+from tests.support.cli import CliRunner
 from tests.support.verify import NAMESPACE, VerifyEnv, deployment, service
 
 

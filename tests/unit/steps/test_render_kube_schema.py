@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, CliResult, CliRunner, write_json, write_text
+from tests.support.cli import REPO, CliResult, CliRunner, write_json, write_text
 from tests.support.envrepo import git
 
 TOOLS_BIN = REPO / ".tools" / "bin"

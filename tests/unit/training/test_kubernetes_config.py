@@ -8,7 +8,7 @@ import pytest
 
 from ci_plugins.config.models import load_config
 from ci_plugins.errors import InputError
-from tests.conftest import CliRunner, write_text
+from tests.support.cli import CliRunner, write_text
 
 DIGEST = "sha256:" + "a" * 64
 IMAGE = f"registry.example.com/ml/digits-train@{DIGEST}"
