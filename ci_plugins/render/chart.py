@@ -27,6 +27,7 @@ from ci_plugins.adapters import helm
 from ci_plugins.config.models import Config
 from ci_plugins.config.names import check_app, check_env
 from ci_plugins.errors import InputError
+from ci_plugins.model import packaging
 from ci_plugins.model.manifest import ModelManifest
 from ci_plugins.render import kube_schema
 from ci_plugins.render.manifests import CLUSTER_SCOPED, RENDER_INFO, parse_objects
@@ -118,10 +119,24 @@ def computed_values(manifest: ModelManifest) -> dict[str, Any]:
     return values
 
 
+def puller_defaults(config: Config, manifest: ModelManifest) -> dict[str, Any]:
+    """The model puller talks plain HTTP where `package` pushed over plain HTTP: to a
+    loopback registry, or with package.plain_http: true (the one rule of packaging)."""
+    if not (manifest.artifact and manifest.artifact.startswith("oci://")):
+        return {}
+    plain = config.package.plain_http
+    if plain is None:
+        location = manifest.artifact.removeprefix("oci://").split("@", 1)[0]
+        plain = packaging.parse_registry(location).loopback
+    return {"modelPuller": {"plainHttp": True}} if plain else {}
+
+
 def layered_values(config: Config, manifest: ModelManifest, env: str) -> dict[str, Any]:
-    """chart.values < environments.<env>.values < computed values (deep-merged maps)."""
+    """puller defaults < chart.values < environments.<env>.values < computed values
+    (deep-merged maps)."""
     merged: dict[str, Any] = {}
     for layer in (
+        puller_defaults(config, manifest),
         config.chart.values,
         config.environment(env).values,
         computed_values(manifest),

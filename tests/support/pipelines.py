@@ -30,6 +30,7 @@ from ci_plugins_emulator.argocd import EmulatorClient
 
 from tests.support.cli import REPO, clean_env
 from tests.support.envrepo import git
+from tests.support.node import WEB_DIR, WEB_IMAGE
 
 TOOLS = REPO / ".tools"
 VENV_BIN = REPO / ".venv" / "bin"
@@ -385,7 +386,17 @@ def emulated_cluster(
     `sync --watch` per environment; yields the kubeconfig and the watchers."""
     state = work / "local-cluster"
     up = run(
-        [sys.executable, "-m", "ci_plugins_emulator", "up", "--state-dir", state],
+        [
+            sys.executable,
+            "-m",
+            "ci_plugins_emulator",
+            "up",
+            "--state-dir",
+            state,
+            # the test web image (tests/support/images/web) runs as a real process too
+            "--run-image",
+            f"{WEB_IMAGE}={WEB_DIR}",
+        ],
         cwd=work,
         env=tools_env(),
         timeout=120,

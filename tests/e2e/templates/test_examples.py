@@ -8,6 +8,7 @@ rejected), and after the merge each environment is verified against the LOCAL CL
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,8 @@ def release_files(env: str, version: str, **extra: Any) -> dict[str, str]:
         "environment": env,
         "model": {
             "version": version,
-            "digest": "sha256:" + "a" * 64,
+            # Each version its own model bytes: one model under two versions is no downgrade.
+            "digest": "sha256:" + hashlib.sha256(version.encode()).hexdigest(),
             "artifact": "oci://registry.example.com/ml/digits@sha256:" + "b" * 64,
         },
         "metrics": {"accuracy": 0.97},

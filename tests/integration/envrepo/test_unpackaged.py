@@ -115,7 +115,18 @@ def test_validate_refuses_a_release_record_without_a_model_artifact(
         "metrics": {"accuracy": 0.97},
     }
     (app / "release.yaml").write_text(yaml.safe_dump(record), encoding="utf-8")
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "digits"}}
+    deployment = {  # a Deployment Kubernetes accepts: only the missing artifact is wrong
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "digits"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "digits"}},
+            "template": {
+                "metadata": {"labels": {"app": "digits"}},
+                "spec": {"containers": [{"name": "server", "image": "tensorflow/serving:2.16.1"}]},
+            },
+        },
+    }
     (app / "manifests" / "deployment-digits.yaml").write_text(yaml.safe_dump(deployment))
     git("init", "--quiet", "--initial-branch", "main", cwd=root)
     git("add", "-A", cwd=root)
