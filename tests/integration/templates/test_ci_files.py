@@ -329,9 +329,13 @@ def test_github_example_covers_three_environments_like_the_gitlab_and_jenkins_on
     promote = "ci-plugins/ci-plugins/.github/workflows/ci-plugins-promote.yml@v0.1.0"
     assert jobs["ml"]["uses"] == pipeline
     assert jobs["ml"]["with"]["env"] == "dev"
-    assert jobs["ml"]["with"]["deploy"] == "${{ github.event_name == 'push' }}"
+    # pushes deploy to dev, and so does a retrain the monitor dispatches; pull requests never
+    assert (
+        jobs["ml"]["if"] == "github.event_name != 'workflow_dispatch' || inputs.to-env == 'retrain'"
+    )
+    assert jobs["ml"]["with"]["deploy"] == "${{ github.event_name != 'pull_request' }}"
     dispatch = example[True]["workflow_dispatch"]["inputs"]["to-env"]  # YAML 1.1: on -> True
-    assert dispatch["options"] == ["staging", "prod"]
+    assert dispatch["options"] == ["retrain", "staging", "prod"]
     assert (jobs["staging"]["uses"], jobs["staging"]["with"]) == (
         promote,
         {"from-env": "dev", "to-env": "staging"},
