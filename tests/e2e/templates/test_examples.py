@@ -188,7 +188,15 @@ def test_gitlab_env_repo_snippet_validates_promotions_and_verifies_after_merge(
     ci = local_include(
         snippet, install=INSTALL_UNDER_TEST, environments=["dev"], **{"env-repo": bare.as_uri()}
     )
-    work = env_repo_checkout(tmp_path, bare, {".gitlab-ci.yml": ci}, ["pipelines/gitlab"])
+    # The deployed pods run the test web image, no model server: the env repo's config turns
+    # verify's model check off (its tests with real tensorflow/serving pods are elsewhere).
+    config = (
+        "app: digits\nenvironments:\n  dev: {namespace: default}\n"
+        "verify:\n  model: {enabled: false}\n"
+    )
+    work = env_repo_checkout(
+        tmp_path, bare, {".gitlab-ci.yml": ci, "ci-plugins.yaml": config}, ["pipelines/gitlab"]
+    )
     mr = {**MR_VARIABLES}
     base = promote_branch(work, "4")
     ok = gitlab_ci_local(
