@@ -80,13 +80,16 @@ def test_a_baseline_without_the_metric_is_not_compared() -> None:
     checks = by_rule(evaluate(POLICY, {"accuracy": 0.95, "loss": 0.2}, baseline={"loss": 0.2}))
     check = checks["accuracy", "max_drop"]
     assert check.passed
-    assert check.note == "baseline: accuracy is missing from the metrics; not compared"
+    assert (
+        check.note
+        == "baseline: accuracy is missing from the metrics (they are: loss); not compared"
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "note"),
     [
-        pytest.param(None, "accuracy is missing from the metrics", id="missing"),
+        pytest.param(None, "accuracy is missing from the metrics (they are: loss)", id="missing"),
         pytest.param("high", "accuracy is not a number: 'high'", id="string"),
         pytest.param(True, "accuracy is not a number: True", id="bool"),
         pytest.param(math.nan, "accuracy is not a finite number: nan", id="nan"),
