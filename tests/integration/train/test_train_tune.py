@@ -154,7 +154,10 @@ def test_a_changed_space_starts_a_new_search_instead_of_reusing_trials(
 ) -> None:
     space = {**SPACE, "learning_rate": {"type": "float", "min": 0.01, "max": 0.02}}
     config = write_project(tmp_path / "p", tune=tune_section(space=space))
-    result = train(config, tmp_path / "out", "--tune-dir", searched.state)
+    # A copy: the module's shared search state must keep exactly one search.
+    state = tmp_path / "state"
+    shutil.copytree(searched.state, state)
+    result = train(config, tmp_path / "out", "--tune-dir", state)
     assert result.exit_code == 0, result.stderr
     assert "ignoring 1 earlier search(es)" in result.stderr
     assert "trials done before" not in result.stderr
