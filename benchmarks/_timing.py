@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import statistics
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def median_seconds(action: Callable[[], object], *, runs: int, warmup: int = 1) -> float:
@@ -59,3 +63,17 @@ def interleaved_medians(actions: Sequence[Callable[[], object]], *, runs: int) -
             action()
             times.append(time.perf_counter() - start)
     return [statistics.median(times) for times in samples]
+
+
+def free_port() -> int:
+    """A loopback port free now (a server the benchmark starts binds it next)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a child process that imports this checkout and its emulator."""
+    paths = [str(ROOT), str(ROOT / "emulator"), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}

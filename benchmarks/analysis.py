@@ -13,9 +13,7 @@ Prometheus (Debian's), as in the local cluster.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +22,7 @@ import time
 from pathlib import Path
 
 import requests
+from _timing import child_env, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "emulator")]
@@ -51,18 +50,6 @@ CONFIG = AnalysisConfig(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def env() -> dict[str, str]:
-    paths = [str(ROOT), str(ROOT / "emulator"), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-
-
 def wait_http(url: str, process: subprocess.Popen[bytes], *, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -79,7 +66,7 @@ def wait_http(url: str, process: subprocess.Popen[bytes], *, timeout: float = 30
 
 def start_servers(root: Path) -> tuple[list[subprocess.Popen[bytes]], int, str]:
     base = root / "models" / "digits"
-    subprocess.run([sys.executable, "-c", EXPORT, str(base / "1")], check=True, env=env())
+    subprocess.run([sys.executable, "-c", EXPORT, str(base / "1")], check=True, env=child_env())
     monitoring = root / "monitoring.config"
     monitoring.write_text(f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n')
     port = free_port()
@@ -93,7 +80,7 @@ def start_servers(root: Path) -> tuple[list[subprocess.Popen[bytes]], int, str]:
             f"--model_base_path={base}",
             f"--monitoring_config_file={monitoring}",
         ],
-        env=env(),
+        env=child_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 import requests
+from _timing import child_env, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = [sys.executable, "-m", "ci_plugins_emulator.tfserving"]
@@ -34,18 +34,6 @@ layers = [keras.Input((64,), name="pixels"), keras.layers.Dense(10, activation="
 model = keras.Sequential(layers)
 model.export(sys.argv[1], verbose=False)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def env() -> dict[str, str]:
-    paths = [str(ROOT), str(ROOT / "emulator"), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
 def proc_value(pid: int, key: str) -> float:
@@ -63,7 +51,7 @@ def cpu_seconds(pid: int) -> float:
 def start(base: Path, port: int) -> subprocess.Popen[bytes]:
     args = [f"--rest_api_port={port}", "--model_name=digits", f"--model_base_path={base}"]
     return subprocess.Popen(
-        [*SERVER, *args], env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*SERVER, *args], env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
