@@ -35,25 +35,28 @@ class NoModelCheck:
     def apply(self, checked: list[Checked], now: float) -> tuple[list[Checked], bool]:
         """The results with NoModel verdicts applied, and whether a serving container waits
         (then the caller should evaluate again within `interval`)."""
-        waiting = False
         out = []
+        waiting = False
         for item in checked:
-            if item.result.status is not Status.IN_PROGRESS:
-                out.append(item)
-                continue
-            for pod in item.new_pods:
-                names = no_model.waiting_servers(pod)
-                waiting = waiting or bool(names)
-                logs = {name: self._log(item.ref.namespace, pod, name, now) for name in names}
-                verdict = no_model.classify_no_model(pod, logs, self.policy, self.timers)
-                if verdict is not None and verdict.final:
-                    item = replace(item, result=verdict)
-                    break
-                if verdict is not None:
-                    message = f"{item.result.message}; {verdict.message}"
-                    item = replace(item, result=replace(item.result, message=message))
+            if item.result.status is Status.IN_PROGRESS:
+                item, waits = self._check(item, now)
+                waiting = waiting or waits
             out.append(item)
         return out, waiting
+
+    def _check(self, item: Checked, now: float) -> tuple[Checked, bool]:
+        result = item.result
+        waits = False
+        for pod in item.new_pods:
+            names = no_model.waiting_servers(pod)
+            waits = waits or bool(names)
+            logs = {name: self._log(item.ref.namespace, pod, name, now) for name in names}
+            verdict = no_model.classify_no_model(pod, logs, self.policy, self.timers)
+            if verdict is not None and verdict.final:
+                return replace(item, result=verdict), waits
+            if verdict is not None:
+                result = replace(result, message=f"{result.message}; {verdict.message}")
+        return replace(item, result=result), waits
 
     def _log(self, namespace: str, pod: Obj, container: str, now: float) -> str:
         key = (namespace, str(get(pod, "metadata", "name")), container)
