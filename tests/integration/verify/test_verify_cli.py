@@ -65,9 +65,10 @@ def test_crash_loop_two_seconds_in_fails_fast_with_evidence(
     started = time.monotonic()
     result = verify_env.verify_then_sync()  # the pod crashes 2 s after the sync, while verify waits
     elapsed = time.monotonic() - started
-    print(f"crash loop verdict after {elapsed:.1f}s")
     assert result.exit_code == 1
-    assert elapsed < 60, f"{elapsed:.1f}s"  # not the 600 s progress deadline
+    # not the 600 s progress deadline; 2x the worst of 9 runs on the busy 2-core machine
+    # (5.7-18.9 s from verify's start, its own start-up and the sync included)
+    assert elapsed < 38, f"{elapsed:.1f}s"
     assert result.json["verdict"] == "failed"
     assert _reasons(result.json)["Deployment/digits"] == "Failed:CrashLoop"
     assert "CrashLoopBackOff" in result.stderr
@@ -362,9 +363,10 @@ def test_argocd_configured_still_fails_fast_on_a_crash_loop(
     started = time.monotonic()
     result = verify_env.verify_then_sync()
     elapsed = time.monotonic() - started
-    print(f"argocd crash loop verdict after {elapsed:.1f}s")
     assert result.exit_code == 1
-    assert elapsed < 60, f"{elapsed:.1f}s"  # not Argo CD's wait for Degraded
+    # not Argo CD's wait for Degraded; 2x the worst of 9 runs on the busy 2-core machine
+    # (7.7-17.3 s from verify's start, its own start-up and the sync included)
+    assert elapsed < 35, f"{elapsed:.1f}s"
     assert _reasons(result.json)["Deployment/digits"] == "Failed:CrashLoop"
 
 
@@ -441,7 +443,6 @@ def test_a_release_without_a_model_fails_within_seconds_and_is_rolled_back(
     started = time.monotonic()
     result = cli(*verify_env.verify_args("--rollback-on-failure"), cwd=verify_env.root)
     elapsed = time.monotonic() - started
-    print(f"no-model verdict and rollback after {elapsed:.1f}s")
     assert result.exit_code == 1, result.stderr
     assert _reasons(result.json)["Deployment/digits"] == "Failed:NoModel"
     message = next(o["message"] for o in result.json["objects"] if o["kind"] == "Deployment")
@@ -452,7 +453,11 @@ def test_a_release_without_a_model_fails_within_seconds_and_is_rolled_back(
     ), message
     assert f"Could not find base path {base_path} for servable digits" in result.stderr  # log tail
     assert "CrashLoopBackOff" not in result.stderr  # the pod never restarted: no probe gave up
-    assert elapsed < 20, f"{elapsed:.1f}s"
+    # verify's own time to the verdict (from reading the cluster; 7.5-11.5 s in 7 runs on the
+    # busy 2-core machine) and the whole command with its start-up and the rollback's push
+    # (11.4-19.8 s in 8 runs; the bound is 2x the worst)
+    assert result.json["elapsed_seconds"] < 20, result.json["elapsed_seconds"]
+    assert elapsed < 40, f"{elapsed:.1f}s"
     assert result.json["rollback"][0]["ok"] is True, result.stderr
     assert remote_head(verify_env.repo) != broken
     release = remote_yaml(verify_env.repo, "environments/dev/digits/release.yaml")
