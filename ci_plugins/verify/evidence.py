@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ci_plugins.errors import CiPluginsError
 from ci_plugins.reports import TestCase, junit_xml, markdown_table, to_json, write_reports
 from ci_plugins.verify.committed import Committed
+from ci_plugins.verify.readiness import no_model
 from ci_plugins.verify.readiness.evaluate import Checked
 from ci_plugins.verify.readiness.model import ObjectRef, Status, get
 
@@ -51,7 +52,7 @@ def _pod_evidence(kube: Kube, namespace: str, pod_name: str, reason: str) -> lis
                     else ""
                 )
             )
-            if culprit is None and _misbehaves(status):
+            if culprit is None and (_misbehaves(status) or _has_no_model(status, reason)):
                 culprit = str(status.get("name"))
     events = [
         e for e in kube.events(namespace) if (e.get("involvedObject") or {}).get("name") == pod_name
@@ -83,6 +84,15 @@ def _misbehaves(status: dict[str, Any]) -> bool:
         if terminated and terminated.get("exitCode", 0) != 0:
             return True
     return False
+
+
+def _has_no_model(status: dict[str, Any], reason: str) -> bool:
+    """The running, unready container a NoModel verdict is about: its log says why."""
+    return (
+        reason == no_model.REASON
+        and not status.get("ready")
+        and get(status, "state", "running") is not None
+    )
 
 
 def _state(state: dict[str, Any]) -> str:

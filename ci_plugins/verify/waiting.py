@@ -25,6 +25,7 @@ from ci_plugins.verify.readiness.model import (
     progressing,
 )
 from ci_plugins.verify.readiness.policy import policy_of
+from ci_plugins.verify.serving_logs import NoModelCheck
 from ci_plugins.verify.watch import Observer
 
 if TYPE_CHECKING:  # the kubernetes client loads only when verify talks to a cluster
@@ -61,6 +62,7 @@ class Verification:
             ref: obj for ref, obj in committed.objects.items() if ref.kind not in CLUSTER_SCOPED
         }
         self.evaluator = Evaluator(self.policy, objects)
+        self.no_model = NoModelCheck(kube, self.policy, self.evaluator.timers)
         self.target = serving.find_target(
             {(r.kind, r.namespace, r.name): o for r, o in objects.items()},
             vcfg.model,
@@ -189,6 +191,8 @@ class Verification:
         while True:
             now = clock.time()
             checked = self.evaluator.evaluate(observer, now)
+            # a serving container that logs "no version" fails in seconds (#16)
+            checked, serving_waits = self.no_model.apply(checked, now)
             status = aggregate(c.result.status for c in checked)
             model_pending = False
             if status is Status.CURRENT and self.target is not None:
@@ -210,6 +214,8 @@ class Verification:
             wait = min(next_resync, next_progress, deadline) - now
             if model_pending:  # only the model is not ready yet: poll it
                 wait = min(wait, 1.0)
+            if serving_waits:  # a model server runs, not ready: read its log again soon
+                wait = min(wait, self.no_model.interval)
             if observer.wait(wait):
                 clock.sleep(DEBOUNCE)
             if clock.time() >= next_resync:

@@ -1,4 +1,5 @@
-"""What the rules tolerate, and for how long: the verify: thresholds plus two switches."""
+"""What the rules tolerate, and for how long: the verify: thresholds, two switches, and the
+no-model grace (a few seconds, so not a config key)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ class Policy(RuleThresholds):
 
     ondelete_requires_updated: bool = True
     require_auto_sync: bool = Field(default=False, description="verify.controller's switch")
+    no_model_grace: float = Field(
+        default=3.0,
+        ge=0,
+        description="a serving container may log that it has no model version this long",
+    )
 
 
 def policy_of(vcfg: VerifyConfig) -> Policy:

@@ -576,3 +576,28 @@ def test_bad_start_options_exit_255_as_tensorflow_model_server_does(
     server = start_server(tmp_path / "logs", *args)
     assert server.process.wait(timeout=60) == 255
     assert stdout in server.stdout()
+
+
+def test_a_missing_base_path_is_logged_as_tf_serving_logs_it_every_poll(tmp_path: Path) -> None:
+    from ci_plugins.verify.readiness.no_model import NoVersion, find_no_version
+
+    base = tmp_path / "models" / "digits"
+    server = start_server(
+        tmp_path / "logs",
+        "--port=8500",
+        f"--model_name={MODEL}",
+        f"--model_base_path={base}",
+        "--file_system_poll_wait_seconds=1",
+    )
+    line = (
+        "FileSystemStoragePathSource encountered a filesystem access error: Could not find "
+        f"base path {base} for servable {MODEL} with error NOT_FOUND: {base} not found"
+    )
+    try:
+        wait_for(lambda: server.stderr().count(line) >= 2, server=server, timeout=60)
+        assert " E file_system_storage_path_source.cc] " + line in server.stderr()
+        # verify's no-model rule reads exactly this line (and the server stays up, unready)
+        assert find_no_version(server.stderr()) == NoVersion(MODEL, str(base))
+        assert server.process.poll() is None
+    finally:
+        server.stop()

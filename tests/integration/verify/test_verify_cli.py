@@ -64,10 +64,11 @@ def test_crash_loop_two_seconds_in_fails_fast_with_evidence(
     verify_env.publish(deployment(fault="crashloop", init=True), service())
     started = time.monotonic()
     result = verify_env.verify_then_sync()  # the pod crashes 2 s after the sync, while verify waits
+    elapsed = time.monotonic() - started
     assert result.exit_code == 1
-    assert (
-        time.monotonic() - started < 60
-    )  # not the 600 s progress deadline (verify alone imports for ~10 s on a busy 2-core box)
+    # not the 600 s progress deadline; 2x the worst of 9 runs on the busy 2-core machine
+    # (5.7-18.9 s from verify's start, its own start-up and the sync included)
+    assert elapsed < 38, f"{elapsed:.1f}s"
     assert result.json["verdict"] == "failed"
     assert _reasons(result.json)["Deployment/digits"] == "Failed:CrashLoop"
     assert "CrashLoopBackOff" in result.stderr
@@ -361,8 +362,11 @@ def test_argocd_configured_still_fails_fast_on_a_crash_loop(
     verify_env.publish(deployment(fault="crashloop"), service())
     started = time.monotonic()
     result = verify_env.verify_then_sync()
+    elapsed = time.monotonic() - started
     assert result.exit_code == 1
-    assert time.monotonic() - started < 60  # not Argo CD's wait for Degraded
+    # not Argo CD's wait for Degraded; 2x the worst of 9 runs on the busy 2-core machine
+    # (7.7-17.3 s from verify's start, its own start-up and the sync included)
+    assert elapsed < 35, f"{elapsed:.1f}s"
     assert _reasons(result.json)["Deployment/digits"] == "Failed:CrashLoop"
 
 
@@ -411,11 +415,12 @@ def test_a_model_that_cannot_load_fails_with_the_loaders_error_and_is_rolled_bac
     assert release["model"]["version"] == "3"
 
 
-def test_a_release_without_a_model_fails_when_its_startup_probe_gives_up(
+def test_a_release_without_a_model_fails_within_seconds_and_is_rolled_back(
     verify_env: VerifyEnv, cli: CliRunner, tmp_path: Path
 ) -> None:
-    # plain tensorflow/serving and no artifact: the server waits for a version that never
-    # comes (TF Serving's real behaviour); the startup probe gives up, the kubelet restarts it
+    # plain tensorflow/serving and no artifact: the server runs, never gets ready, and logs
+    # TF Serving's "Could not find base path" every second; the chart's startup probe would
+    # give up only after 5 minutes, verify's no-model rule fails it after its 3 s grace
     verify_env.publish(deployment(version="3"), service())
     verify_env.sync()
     assert cli(*verify_env.verify_args(), cwd=verify_env.root).exit_code == 0
@@ -427,21 +432,40 @@ def test_a_release_without_a_model_fails_when_its_startup_probe_gives_up(
         a.replace("--model_base_path=/models", "--model_base_path=/models/model")
         for a in container["args"]
     ]
-    container["startupProbe"] = {
+    container["startupProbe"] = {  # the chart's defaults
         "httpGet": {"path": "/v1/models/digits", "port": "http"},
-        "periodSeconds": 1,
-        "failureThreshold": 10,  # real TF Serving opens its REST port only once a model loaded
+        "periodSeconds": 5,
+        "failureThreshold": 60,
     }
     verify_env.write_config(model={})
     broken = verify_env.publish(objects, service())
     verify_env.sync()
     started = time.monotonic()
     result = cli(*verify_env.verify_args("--rollback-on-failure"), cwd=verify_env.root)
+    elapsed = time.monotonic() - started
     assert result.exit_code == 1, result.stderr
-    assert time.monotonic() - started < 90
-    assert _reasons(result.json)["Deployment/digits"] == "Failed:CrashLoop"
-    assert "Could not find base path" in result.stderr  # the server's own log, in the tail
+    assert _reasons(result.json)["Deployment/digits"] == "Failed:NoModel"
+    message = next(o["message"] for o in result.json["objects"] if o["kind"] == "Deployment")
+    # the path from the server's log: here the node's directory the kubelet mounted at /models
+    base_path = empty / "model"
+    assert message.startswith(
+        f"no model: TF Serving found no version of digits under {base_path} "
+    ), message
+    assert f"Could not find base path {base_path} for servable digits" in result.stderr  # log tail
+    assert "CrashLoopBackOff" not in result.stderr  # the pod never restarted: no probe gave up
+    # verify's own time to the verdict (from reading the cluster; 7.5-11.5 s in 7 runs on the
+    # busy 2-core machine) and the whole command with its start-up and the rollback's push
+    # (11.4-19.8 s in 8 runs; the bound is 2x the worst)
+    assert result.json["elapsed_seconds"] < 20, result.json["elapsed_seconds"]
+    assert elapsed < 40, f"{elapsed:.1f}s"
     assert result.json["rollback"][0]["ok"] is True, result.stderr
     assert remote_head(verify_env.repo) != broken
     release = remote_yaml(verify_env.repo, "environments/dev/digits/release.yaml")
     assert release["model"]["version"] == "3"
+    manifest = remote_yaml(
+        verify_env.repo, "environments/dev/digits/manifests/deployment-digits.yaml"
+    )
+    assert (
+        manifest["spec"]["template"]["metadata"]["annotations"]["ci-plugins.dev/model-version"]
+        == "3"
+    )

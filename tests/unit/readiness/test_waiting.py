@@ -33,6 +33,8 @@ class FakeKube:
     events_list: list[dict[str, Any]] = field(default_factory=list)
     watch_error: Exception | None = None
     calls: int = 0
+    logs: dict[tuple[str, str], str] = field(default_factory=dict)
+    log_reads: list[float] = field(default_factory=list)
 
     def list_objects(
         self, api: str, kind: str, ns: str, **_: Any
@@ -46,6 +48,10 @@ class FakeKube:
 
     def events(self, namespace: str) -> list[dict[str, Any]]:
         return self.events_list
+
+    def pod_log(self, namespace: str, pod: str, container: str, *, previous: bool) -> str:
+        self.log_reads.append(self.clock.now)
+        return self.logs.get((pod, container), "")
 
 
 def deployment_rolling() -> dict[str, Any]:
@@ -129,3 +135,51 @@ def test_unschedulable_fails_after_the_grace_on_the_injected_clock() -> None:
     assert run.verdict(checked) == "failed"
     assert checked[0].result.reason == "UnschedulableNoScaleUp"
     assert 1120 <= clock.now <= 1135  # failed at the first resync after the grace
+
+
+NO_VERSION = (
+    "W file_system_storage_path_source.cc:263] No versions of servable digits found under "
+    "base path /models/digits. Did you forget to name your leaf directory as a number (eg. '/1/')?"
+)
+
+
+def serving_pod_not_ready() -> dict[str, Any]:
+    return {
+        "metadata": {"name": "digits-x", "ownerReferences": [{"uid": "rs"}]},
+        "spec": {"containers": [{"name": "m", "image": "tensorflow/serving:2.14.1"}]},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {"name": "m", "ready": False, "state": {"running": {"startedAt": "now"}}}
+            ],
+        },
+    }
+
+
+def test_a_model_server_without_a_model_fails_within_seconds_reading_its_log_once_a_second() -> (
+    None
+):
+    run, kube, clock, _log = setup(resync_interval=10, progress_interval=5)
+    kube.objects[("apps/v1", "Deployment")] = [deployment_rolling()]
+    kube.objects[("apps/v1", "ReplicaSet")] = [
+        {
+            "metadata": {
+                "name": "rs",
+                "uid": "rs",
+                "annotations": {"deployment.kubernetes.io/revision": "1"},
+                "ownerReferences": [{"uid": "d"}],
+            }
+        }
+    ]
+    kube.objects[("v1", "Pod")] = [serving_pod_not_ready()]
+    kube.logs[("digits-x", "m")] = NO_VERSION
+    checked = run.phases_b_to_d()
+    assert run.verdict(checked) == "failed"
+    assert checked[0].result.reason == "NoModel"
+    assert checked[0].result.message.startswith(
+        "no model: TF Serving found no version of digits under /models/digits"
+    )
+    assert 1003 <= clock.now <= 1005  # the 3 s grace, not the 10 s resync or a probe's minute
+    gaps = [b - a for a, b in zip(kube.log_reads, kube.log_reads[1:], strict=False)]
+    assert len(kube.log_reads) <= 5
+    assert all(gap >= 1.0 for gap in gaps)
