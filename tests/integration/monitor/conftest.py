@@ -8,12 +8,15 @@ of `live_accuracy` (and `prediction_drift`); a value of None leaves that window 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from tests.support.envrepo import env_repo
+from tests.support.cli import CliRunner
+from tests.support.envrepo import env_repo, git, seed_files
 from tests.support.forge_server import ForgeServer
 from tests.support.prometheus import BackfilledPrometheus, Sample
 
@@ -82,3 +85,83 @@ def forge() -> Iterator[ForgeServer]:
         )
         server.add_jenkins_job(JENKINS_JOB, user="monitor-bot", api_token=JENKINS_TOKEN)
         yield server
+
+
+RELEASE = {
+    "apiVersion": "ci-plugins/v1",
+    "kind": "Release",
+    "app": "digits",
+    "environment": "prod",
+    "model": {"version": "7", "digest": "sha256:" + "b" * 64},
+    "metrics": {"accuracy": 0.97},
+}
+TAGS = "refs/tags/ci-plugins/retrain/prod/digits/"
+
+
+def config(
+    tmp_path: Path,
+    env_repo: Path,
+    prometheus: BackfilledPrometheus,
+    forge: ForgeServer,
+    *,
+    scenario: str,
+    trigger: dict[str, Any] | None = None,
+    **monitor: Any,
+) -> Path:
+    section: dict[str, Any] = {
+        "prometheus": prometheus.url,
+        "window": "60s",
+        "violations": {"m": 2, "n": 3},
+        "cooldown": "1h",
+        "metrics": {
+            "live_accuracy": {"query": f'live_accuracy{{scenario="{scenario}"}}', "min": 0.9},
+        },
+        "trigger": trigger
+        or {"forge": "gitlab", "url": forge.url, "project": MODEL_PROJECT, "ref": "main"},
+    }
+    section.update(monitor)
+    data = {
+        "app": "digits",
+        "env_repo": {"url": str(env_repo)},
+        "environments": {"prod": {"namespace": "ml-prod"}},
+        "monitor": section,
+    }
+    path = tmp_path / "ci-plugins.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def seed_release(env_repo: Path) -> str:
+    return seed_files(
+        env_repo,
+        {
+            "environments/prod/digits/release.yaml": yaml.safe_dump(RELEASE),
+            "environments/prod/digits/manifests/deployment-digits.yaml": "kind: Deployment\n",
+        },
+    )
+
+
+def decision_tags(env_repo: Path) -> list[str]:
+    return git("for-each-ref", "--format=%(refname)", TAGS, cwd=env_repo).split()
+
+
+def monitor(cli: CliRunner, *extra: str, env: dict[str, str] | None = None) -> Any:
+    variables = {"CI_PLUGINS_GITLAB_TRIGGER_TOKEN": TRIGGER_TOKEN, **(env or {})}
+    return cli("monitor", "--env", "prod", "--at", str(ANCHOR), "--json", *extra, env=variables)
+
+
+Deploy = Callable[..., str]
+
+
+@pytest.fixture
+def deployed(
+    tmp_path: Path, env_repo: Path, prometheus: BackfilledPrometheus, forge: ForgeServer
+) -> Deploy:
+    """deployed(scenario, **monitor): the monitor config of that scenario in tmp_path and a
+    prod release in the env repo; returns the env repo's head."""
+
+    def deploy(scenario: str, **monitor: Any) -> str:
+        config(tmp_path, env_repo, prometheus, forge, scenario=scenario, **monitor)
+        return seed_release(env_repo)
+
+    return deploy

@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.monitor.conftest import ANCHOR, MODEL_PROJECT, TRIGGER_TOKEN
-from tests.integration.monitor.test_monitor_cli import RELEASE, decision_tags
+from tests.integration.monitor.conftest import (
+    ANCHOR,
+    MODEL_PROJECT,
+    RELEASE,
+    TRIGGER_TOKEN,
+    decision_tags,
+)
 from tests.support.cli import REPO
 from tests.support.envrepo import seed_files
 from tests.support.forge_server import ForgeServer

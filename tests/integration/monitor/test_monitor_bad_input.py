@@ -9,8 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.monitor.conftest import ANCHOR, TRIGGER_TOKEN
-from tests.integration.monitor.test_monitor_cli import config, decision_tags, seed_release
+from tests.integration.monitor.conftest import (
+    ANCHOR,
+    TRIGGER_TOKEN,
+    config,
+    decision_tags,
+    seed_release,
+)
 from tests.support.cli import CliRunner
 from tests.support.envrepo import remote_head, seed_files
 from tests.support.forge_server import ForgeServer

@@ -19,86 +19,25 @@ from tests.integration.monitor.conftest import (
     JENKINS_TOKEN,
     MODEL_PROJECT,
     MODEL_REPO,
+    TAGS,
     TOKEN,
     TRIGGER_TOKEN,
+    Deploy,
+    config,
+    decision_tags,
+    monitor,
+    seed_release,
 )
 from tests.support.cli import CliRunner, clean_env
-from tests.support.envrepo import git, install_hook, remote_head, seed_files
+from tests.support.envrepo import git, install_hook, remote_head
 from tests.support.forge_server import ForgeServer
 from tests.support.prometheus import BackfilledPrometheus
 
-RELEASE = {
-    "apiVersion": "ci-plugins/v1",
-    "kind": "Release",
-    "app": "digits",
-    "environment": "prod",
-    "model": {"version": "7", "digest": "sha256:" + "b" * 64},
-    "metrics": {"accuracy": 0.97},
-}
-TAGS = "refs/tags/ci-plugins/retrain/prod/digits/"
-
-
-def config(
-    tmp_path: Path,
-    env_repo: Path,
-    prometheus: BackfilledPrometheus,
-    forge: ForgeServer,
-    *,
-    scenario: str,
-    trigger: dict[str, Any] | None = None,
-    **monitor: Any,
-) -> Path:
-    section: dict[str, Any] = {
-        "prometheus": prometheus.url,
-        "window": "60s",
-        "violations": {"m": 2, "n": 3},
-        "cooldown": "1h",
-        "metrics": {
-            "live_accuracy": {"query": f'live_accuracy{{scenario="{scenario}"}}', "min": 0.9},
-        },
-        "trigger": trigger
-        or {"forge": "gitlab", "url": forge.url, "project": MODEL_PROJECT, "ref": "main"},
-    }
-    section.update(monitor)
-    data = {
-        "app": "digits",
-        "env_repo": {"url": str(env_repo)},
-        "environments": {"prod": {"namespace": "ml-prod"}},
-        "monitor": section,
-    }
-    path = tmp_path / "ci-plugins.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
-
-
-def seed_release(env_repo: Path) -> str:
-    return seed_files(
-        env_repo,
-        {
-            "environments/prod/digits/release.yaml": yaml.safe_dump(RELEASE),
-            "environments/prod/digits/manifests/deployment-digits.yaml": "kind: Deployment\n",
-        },
-    )
-
-
-def decision_tags(env_repo: Path) -> list[str]:
-    return git("for-each-ref", "--format=%(refname)", TAGS, cwd=env_repo).split()
-
-
-def monitor(cli: CliRunner, *extra: str, env: dict[str, str] | None = None) -> Any:
-    variables = {"CI_PLUGINS_GITLAB_TRIGGER_TOKEN": TRIGGER_TOKEN, **(env or {})}
-    return cli("monitor", "--env", "prod", "--at", str(ANCHOR), "--json", *extra, env=variables)
-
 
 def test_degraded_in_2_of_3_windows_triggers_retraining_once(
-    tmp_path: Path,
-    cli: CliRunner,
-    env_repo: Path,
-    prometheus: BackfilledPrometheus,
-    forge: ForgeServer,
+    tmp_path: Path, cli: CliRunner, env_repo: Path, forge: ForgeServer, deployed: Deploy
 ) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
-    head = seed_release(env_repo)
+    head = deployed("degraded")
 
     first = monitor(cli, "--report-dir", "reports")
 
@@ -141,14 +80,9 @@ def test_degraded_in_2_of_3_windows_triggers_retraining_once(
 
 
 def test_a_decision_older_than_the_cooldown_allows_the_next_trigger(
-    tmp_path: Path,
-    cli: CliRunner,
-    env_repo: Path,
-    prometheus: BackfilledPrometheus,
-    forge: ForgeServer,
+    cli: CliRunner, env_repo: Path, forge: ForgeServer, deployed: Deploy
 ) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario="degraded", cooldown="1h")
-    head = seed_release(env_repo)
+    head = deployed("degraded", cooldown="1h")
     two_hours_ago = time.time() - 7200
     message = f"earlier\n\ndecided_at_unix: {two_hours_ago}\nreason: an earlier dip\n"
     git("tag", "-a", "-m", message, "ci-plugins/retrain/prod/digits/1", head, cwd=env_repo)
@@ -163,10 +97,9 @@ def test_a_decision_older_than_the_cooldown_allows_the_next_trigger(
 
 
 def test_concurrent_runs_trigger_once(
-    tmp_path: Path, env_repo: Path, prometheus: BackfilledPrometheus, forge: ForgeServer
+    tmp_path: Path, env_repo: Path, forge: ForgeServer, deployed: Deploy
 ) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
-    seed_release(env_repo)
+    deployed("degraded")
     argv = [sys.executable, "-m", "ci_plugins", "monitor", "--env", "prod", "--at", str(ANCHOR)]
     env = clean_env({"CI_PLUGINS_GITLAB_TRIGGER_TOKEN": TRIGGER_TOKEN})
     runs = [
@@ -195,18 +128,16 @@ def test_concurrent_runs_trigger_once(
     ],
 )
 def test_nothing_is_triggered_unless_degraded(
-    tmp_path: Path,
     cli: CliRunner,
     env_repo: Path,
-    prometheus: BackfilledPrometheus,
     forge: ForgeServer,
     scenario: str,
     exit_code: int,
     verdict: str,
     words: str,
+    deployed: Deploy,
 ) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario=scenario)
-    seed_release(env_repo)
+    deployed(scenario)
 
     result = monitor(cli)
 
@@ -217,15 +148,8 @@ def test_nothing_is_triggered_unless_degraded(
     assert decision_tags(env_repo) == []
 
 
-def test_no_data_windows_are_reported_as_such(
-    tmp_path: Path,
-    cli: CliRunner,
-    env_repo: Path,
-    prometheus: BackfilledPrometheus,
-    forge: ForgeServer,
-) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario="gap")
-    seed_release(env_repo)
+def test_no_data_windows_are_reported_as_such(cli: CliRunner, deployed: Deploy) -> None:
+    deployed("gap")
 
     windows = monitor(cli).json["windows"]
 
@@ -234,11 +158,7 @@ def test_no_data_windows_are_reported_as_such(
 
 
 def test_any_metric_breaking_its_bound_counts_for_the_window(
-    tmp_path: Path,
-    cli: CliRunner,
-    env_repo: Path,
-    prometheus: BackfilledPrometheus,
-    forge: ForgeServer,
+    cli: CliRunner, deployed: Deploy
 ) -> None:
     metrics = {
         "live_accuracy": {"query": 'live_accuracy{scenario="degraded"}', "min": 0.81},
@@ -247,8 +167,7 @@ def test_any_metric_breaking_its_bound_counts_for_the_window(
             "max": 0.2,
         },
     }
-    config(tmp_path, env_repo, prometheus, forge, scenario="degraded", metrics=metrics)
-    seed_release(env_repo)
+    deployed("degraded", metrics=metrics)
 
     result = monitor(cli)
 
@@ -273,17 +192,15 @@ def test_any_metric_breaking_its_bound_counts_for_the_window(
     ],
 )
 def test_github_and_jenkins_pipelines_are_started_with_the_reason(
-    tmp_path: Path,
     cli: CliRunner,
     env_repo: Path,
-    prometheus: BackfilledPrometheus,
     forge: ForgeServer,
     trigger: dict[str, Any],
     variable_env: dict[str, str],
+    deployed: Deploy,
 ) -> None:
     trigger = {**trigger, "url": forge.url}
-    config(tmp_path, env_repo, prometheus, forge, scenario="degraded", trigger=trigger)
-    seed_release(env_repo)
+    deployed("degraded", trigger=trigger)
 
     result = monitor(cli, env={"GITHUB_SERVER_URL": "https://github.example", **variable_env})
 
@@ -309,17 +226,15 @@ def test_github_and_jenkins_pipelines_are_started_with_the_reason(
     ],
 )
 def test_a_failed_trigger_records_no_decision(
-    tmp_path: Path,
     cli: CliRunner,
     env_repo: Path,
-    prometheus: BackfilledPrometheus,
     forge: ForgeServer,
     status: int,
     exit_code: int,
     words: str,
+    deployed: Deploy,
 ) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
-    head = seed_release(env_repo)
+    head = deployed("degraded")
     forge.fail(status, path_contains="/trigger/pipeline", times=5)
 
     result = monitor(cli)
@@ -339,14 +254,9 @@ def test_a_failed_trigger_records_no_decision(
 
 
 def test_a_wrong_trigger_token_is_bad_input_naming_the_variable(
-    tmp_path: Path,
-    cli: CliRunner,
-    env_repo: Path,
-    prometheus: BackfilledPrometheus,
-    forge: ForgeServer,
+    cli: CliRunner, env_repo: Path, deployed: Deploy
 ) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
-    seed_release(env_repo)
+    deployed("degraded")
 
     result = monitor(cli, env={"CI_PLUGINS_GITLAB_TRIGGER_TOKEN": "glptt-wrong-0000000000"})
 
@@ -357,10 +267,9 @@ def test_a_wrong_trigger_token_is_bad_input_naming_the_variable(
 
 
 def test_monitor_imports_neither_tensorflow_nor_the_emulator(
-    tmp_path: Path, env_repo: Path, prometheus: BackfilledPrometheus, forge: ForgeServer
+    tmp_path: Path, deployed: Deploy
 ) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario="healthy")
-    seed_release(env_repo)
+    deployed("healthy")
     argv = ["monitor", "--env", "prod", "--at", str(ANCHOR)]
     code = (
         "import sys; from ci_plugins.cli import main; "
@@ -403,14 +312,9 @@ exit 0
 
 
 def test_the_loser_of_a_race_for_the_decision_reads_the_winners_and_triggers_nothing(
-    tmp_path: Path,
-    cli: CliRunner,
-    env_repo: Path,
-    prometheus: BackfilledPrometheus,
-    forge: ForgeServer,
+    cli: CliRunner, env_repo: Path, forge: ForgeServer, deployed: Deploy
 ) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
-    seed_release(env_repo)
+    deployed("degraded")
     install_hook(env_repo, "pre-receive", RACING_RUN)
 
     result = monitor(cli)

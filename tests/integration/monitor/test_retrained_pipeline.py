@@ -6,24 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.integration.monitor.conftest import MODEL_PROJECT
-from tests.integration.monitor.test_monitor_cli import config, monitor, seed_release
+from tests.integration.monitor.conftest import MODEL_PROJECT, Deploy, monitor
 from tests.support.cli import CliRunner, write_json
 from tests.support.forge_server import ForgeServer
-from tests.support.prometheus import BackfilledPrometheus
 
 POLICY = "metrics:\n  accuracy: {min: 0.9}\nbaseline:\n  accuracy: {max_drop: 0.01}\n"
 
 
 def test_the_triggered_pipelines_gate_report_names_the_monitor_and_the_reason(
-    tmp_path: Path,
-    cli: CliRunner,
-    env_repo: Path,
-    prometheus: BackfilledPrometheus,
-    forge: ForgeServer,
+    tmp_path: Path, cli: CliRunner, env_repo: Path, forge: ForgeServer, deployed: Deploy
 ) -> None:
-    config(tmp_path, env_repo, prometheus, forge, scenario="degraded")
-    seed_release(env_repo)
+    deployed("degraded")
     assert monitor(cli).exit_code == 0
     [pipeline] = forge.gitlab_pipelines(MODEL_PROJECT)
     (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
