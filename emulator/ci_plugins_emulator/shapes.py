@@ -90,14 +90,7 @@ def container_status(
     if state == "running":
         status["state"] = {"running": {"startedAt": stamp}}
     elif state == "terminated-ok":
-        status["state"] = {
-            "terminated": {
-                "exitCode": 0,
-                "reason": "Completed",
-                "startedAt": stamp,
-                "finishedAt": stamp,
-            }
-        }
+        status["state"] = _terminated(0, "Completed", stamp)
     elif state == "waiting":
         status["state"] = {
             "waiting": {"reason": reason, **({"message": message} if message else {})}
@@ -109,23 +102,9 @@ def container_status(
                 "message": f"back-off 10s restarting failed container={container.get('name')}",
             }
         }
-        status["lastState"] = {
-            "terminated": {
-                "exitCode": 1,
-                "reason": "Error",
-                "startedAt": stamp,
-                "finishedAt": stamp,
-            }
-        }
+        status["lastState"] = _terminated(1, "Error", stamp)
     elif state == "oom-terminated":
-        status["state"] = {
-            "terminated": {
-                "exitCode": 137,
-                "reason": "OOMKilled",
-                "startedAt": stamp,
-                "finishedAt": stamp,
-            }
-        }
+        status["state"] = _terminated(137, "OOMKilled", stamp)
     elif state == "oom-crashloop":
         status["state"] = {
             "waiting": {
@@ -133,15 +112,19 @@ def container_status(
                 "message": "back-off 10s restarting failed container",
             }
         }
-        status["lastState"] = {
-            "terminated": {
-                "exitCode": 137,
-                "reason": "OOMKilled",
-                "startedAt": stamp,
-                "finishedAt": stamp,
-            }
-        }
+        status["lastState"] = _terminated(137, "OOMKilled", stamp)
     return status
+
+
+def _terminated(code: int, reason: str, stamp: str) -> Obj:
+    return {
+        "terminated": {
+            "exitCode": code,
+            "reason": reason,
+            "startedAt": stamp,
+            "finishedAt": stamp,
+        }
+    }
 
 
 def pod_conditions(*, scheduled: bool, initialized: bool, ready: bool) -> list[Obj]:
