@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ci_plugins.config.names import CANDIDATE_TRACK
 from ci_plugins.monitor.windows import promql_duration
 
-TRACK_LABEL = "ci-plugins.dev/track"
-CANDIDATE = "candidate"
+CANDIDATE = CANDIDATE_TRACK
 _APP = "app_kubernetes_io_instance"
 _TRACK = "ci_plugins_dev_track"
 

@@ -25,7 +25,7 @@ import yaml
 from ci_plugins import safe_read
 from ci_plugins.adapters import helm
 from ci_plugins.config.models import Config
-from ci_plugins.config.names import check_app, check_env
+from ci_plugins.config.names import CANDIDATE_TRACK, TRACK_LABEL, check_app, check_env
 from ci_plugins.errors import InputError
 from ci_plugins.model import packaging
 from ci_plugins.model.manifest import ModelManifest
@@ -298,11 +298,11 @@ def _check_output_dir(output_dir: Path) -> None:
 
 
 def _serving_image(objects: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The serving container's image of the stable Deployment (canary tracks skipped)."""
+    """The serving container's image of the stable Deployment (candidate tracks skipped)."""
     for name in sorted(objects):
         obj = objects[name]
         labels = obj.get("metadata", {}).get("labels") or {}
-        if obj.get("kind") != "Deployment" or labels.get("ci-plugins.dev/track") == "canary":
+        if obj.get("kind") != "Deployment" or labels.get(TRACK_LABEL) == CANDIDATE_TRACK:
             continue
         containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers")
         if containers:
