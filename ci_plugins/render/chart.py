@@ -167,8 +167,12 @@ def render(
     output_dir: Path,
     *,
     chart: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> RenderInfo:
     """Render the chart for env into output_dir (replaced as a whole) and describe it.
+
+    `overrides` are values merged over every layer (a canary's second track and its
+    replica split: ci_plugins.rollout.tracks).
 
     Raises InputError (exit 2) for bad names, an unknown environment, a manifest of
     another app, a missing chart or values the chart's schema rejects; ExternalError
@@ -185,7 +189,7 @@ def render(
     chart_dir = resolve_chart(config, chart)
     meta = chart_metadata(chart_dir)
     namespace = environment.namespace or env
-    values = layered_values(config, manifest, env)
+    values = deep_merge(layered_values(config, manifest, env), overrides or {})
     _check_output_dir(output_dir)
     with tempfile.TemporaryDirectory(prefix="ci-plugins-values-") as tmp:
         values_file = Path(tmp) / "values.json"
