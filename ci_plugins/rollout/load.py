@@ -3,10 +3,11 @@ server's service proxy: for `analyze` and for each canary step of `rollout`."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci_plugins.adapters import hey
+from ci_plugins.adapters import hey, kubectl
 from ci_plugins.adapters.kube import Kube, load_client
 from ci_plugins.config.models import AnalysisConfig, Config
 from ci_plugins.errors import InputError
@@ -48,8 +49,8 @@ def send_load(
             "with a Service to send the load to",
         )
     kube = Kube(load_client(kubeconfig), clock=ctx.clock, deadline=ctx.clock.time() + PROXY_TIMEOUT)
-    url = (
-        f"{kube.host.rstrip('/')}/api/v1/namespaces/{target.namespace}/services/"
+    path = (
+        f"/api/v1/namespaces/{target.namespace}/services/"
         f"{target.service}:{target.port}/proxy/v1/models/{target.name}:predict"
     )
     load = analysis.load
@@ -57,15 +58,19 @@ def send_load(
         f"load: {len(bodies)} golden request(s) at {load.rate:g} req/s for "
         f"{load.warmup:g}s warm-up + {duration:g}s to {target.namespace}/{target.service}"
     )
-    result = hey.run_load(
-        url,
-        bodies,
-        rate=load.rate,
-        duration=duration,
-        warmup=load.warmup,
-        timeout=load.timeout,
-        headers=_auth_header(kube),
-    )
+    with contextlib.ExitStack() as stack:
+        base = kube.host.rstrip("/")
+        if _has_credentials(kube):
+            # hey takes headers only in argv (visible in ps): kubectl carries them.
+            base = stack.enter_context(kubectl.proxy(kubeconfig))
+        result = hey.run_load(
+            base + path,
+            bodies,
+            rate=load.rate,
+            duration=duration,
+            warmup=load.warmup,
+            timeout=load.timeout,
+        )
     ctx.out.info(
         f"load: achieved {result.achieved_rate:.2f} req/s of {load.rate:g} requested, "
         f"{result.errors} of {result.answered} answers not 2xx"
@@ -73,11 +78,13 @@ def send_load(
     return result
 
 
-def _auth_header(kube: Kube) -> dict[str, str]:
+def _has_credentials(kube: Kube) -> bool:
+    """True when the client authenticates (a token, a client certificate, basic auth)."""
     configuration = kube.api_client.configuration
     keys = configuration.api_key or {}
-    token = keys.get("authorization") or keys.get("BearerToken")
-    if not token:
-        return {}
-    prefix = (configuration.api_key_prefix or {}).get("authorization", "")
-    return {"Authorization": f"{prefix} {token}".strip()}
+    return bool(
+        keys.get("authorization")
+        or keys.get("BearerToken")
+        or configuration.cert_file
+        or configuration.username
+    )
