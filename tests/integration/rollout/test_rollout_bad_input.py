@@ -3,6 +3,8 @@ environment repo unchanged (a canary of 4 runs at 25% next to stable 3)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import yaml
 from tests.integration.rollout.test_canary_promote import RELEASE, canary_config, promote_to_prod
 from tests.support.cli import CliRunner
 from tests.support.envrepo import remote_head, remote_yaml
+from tests.support.prometheus import BackfilledPrometheus, Sample
 
 ANALYSIS = {
     "prometheus": "http://127.0.0.1:9",  # nothing listens on the discard port
@@ -41,6 +44,7 @@ def edit(config: Path, change: dict[str, Any]) -> None:
             node = node[key]
         if value is None:
             node.pop(last)
+
         else:
             node[last] = value
     config.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -107,3 +111,69 @@ def test_bad_input_is_named_and_commits_nothing(
     assert words in result.stderr
     assert remote_head(env_repo) == head
     assert remote_yaml(env_repo, RELEASE)["canary"]["weight"] == 25
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus that answers (with one unrelated sample in it)."""
+    sample = Sample("unrelated", {"job": "x"}, time.time() - 60, 1.0)
+    with BackfilledPrometheus(tmp_path_factory.mktemp("prometheus"), [sample]) as prom:
+        yield prom.url
+
+
+@pytest.mark.parametrize(
+    ("analysis", "golden", "words"),
+    [
+        pytest.param(
+            {"queries": {"cpu": {"query": "sum(rate(x{{selector}}[{window}])", "max": 1}}},
+            None,
+            'Prometheus cannot run the query \'sum(rate(x{namespace="ml-prod"',
+            id="query-does-not-parse",
+        ),
+        pytest.param(
+            {"load": {"rate": 5, "requests": "golden.jsonl"}},
+            '{"instances": [[0.0]]}\n{"instances": [[0.0]\n',
+            "golden.jsonl line 2 is not JSON",
+            id="golden-bad-line",
+        ),
+    ],
+)
+def test_bad_analysis_input_with_prometheus_answering_commits_nothing(
+    running_canary: Path,
+    cli: CliRunner,
+    env_repo: Path,
+    prometheus: str,
+    analysis: dict[str, Any],
+    golden: str | None,
+    words: str,
+) -> None:
+    edit(
+        running_canary,
+        {"analysis.prometheus": prometheus, **{f"analysis.{k}": v for k, v in analysis.items()}},
+    )
+    if golden is not None:
+        (running_canary.parent / "golden.jsonl").write_text(golden, encoding="utf-8")
+    head = remote_head(env_repo)
+
+    result = cli("rollout", "--env", "prod")
+
+    assert result.exit_code == 2, result.stderr
+    assert words in result.stderr
+    assert remote_head(env_repo) == head
+
+
+def test_without_a_canary_running_there_is_nothing_to_do(
+    tmp_path: Path, cli: CliRunner, env_repo: Path, prometheus: str
+) -> None:
+    config = canary_config(tmp_path, env_repo)
+    promote_to_prod(tmp_path, cli, "3")
+    edit(config, {"analysis": {**ANALYSIS, "prometheus": prometheus}})
+    head = remote_head(env_repo)
+
+    result = cli("rollout", "--env", "prod", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.json["verdict"] == "none"
+    assert result.json["commits"] == []
+    assert "prod/digits: no canary runs; nothing to roll out" in result.stderr
+    assert remote_head(env_repo) == head
