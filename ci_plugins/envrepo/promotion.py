@@ -112,6 +112,5 @@ def _start_canary(
     )
     if plan.record.promoted_from:
         verb += f" (from {plan.record.promoted_from})"
-    return Commit(
-        verb, guards.trailers(plan.record, **{"Canary-Weight": str(record.canary.weight)})
-    )
+    trailers = guards.trailers(plan.record, **{"Canary-Weight": str(record.canary.weight)})
+    return Commit(verb, trailers, result=record.canary)

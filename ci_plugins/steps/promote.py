@@ -23,6 +23,7 @@ from ci_plugins.envrepo import guards, merge_request
 from ci_plugins.envrepo.checkout import EnvRepoCheckout, app_path, checkout
 from ci_plugins.envrepo.promotion import Plan, StartCanary, change_for
 from ci_plugins.envrepo.publish import Outcome, push_change
+from ci_plugins.envrepo.record import Canary
 from ci_plugins.envrepo.target import env_repo_url
 from ci_plugins.errors import InputError
 from ci_plugins.model.manifest import ModelManifest, read_manifest, require_servable
@@ -196,6 +197,12 @@ def result_of(plan: Plan, outcome: Outcome) -> StepResult:
         return StepResult.failed(refusal, data=data, outputs=outputs)
     if request:
         message = f"{where}: {plan.record.model.version} awaits approval in {request}"
+    elif commit and isinstance(outcome.result, Canary):
+        message = (
+            f"{where}: {plan.record.model.version} runs as the candidate at "
+            f"{outcome.result.weight}% in commit {commit}; `ci-plugins rollout --env "
+            f"{plan.env}` drives it on"
+        )
     elif commit:
         message = f"{where}: promoted {plan.record.model.version} in commit {commit}"
     else:

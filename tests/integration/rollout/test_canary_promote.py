@@ -39,7 +39,7 @@ def promote_to_prod(tmp_path: Path, cli: CliRunner, version: str) -> dict[str, A
     assert staged.exit_code == 0, staged.stderr
     result = cli("promote", "--from-env", "staging", "--to-env", "prod", "--json")
     assert result.exit_code == 0, result.stderr
-    document: dict[str, Any] = result.json
+    document: dict[str, Any] = {**result.json, "stderr": result.stderr}
     return document
 
 
@@ -90,6 +90,7 @@ def test_a_new_release_starts_as_the_candidate_at_the_first_step_next_to_stable(
     message = commit_message(env_repo, result["commit"])
     assert message.startswith("canary digits 4 in prod: 25% of traffic next to 3")
     assert "Canary-Weight: 25" in message
+    assert "prod/digits: 4 runs as the candidate at 25% in commit" in result["stderr"]
 
     head = remote_head(env_repo)
     again = cli("promote", "--from-env", "staging", "--to-env", "prod", "--json")
