@@ -39,6 +39,7 @@ STEPS: dict[str, str] = {
     "validate": "ci_plugins.steps.validate",
     "monitor": "ci_plugins.steps.monitor",
     "analyze": "ci_plugins.steps.analyze",
+    "rollout": "ci_plugins.steps.rollout",
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}

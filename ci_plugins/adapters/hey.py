@@ -7,6 +7,11 @@ warm-up are dropped. Workers are enough that each sends at most 2 requests a sec
 a request may take up to 500 ms before the rate falls behind (the load stays open-loop
 in practice; the achieved rate shows when it did not). hey lists only answered requests
 in its CSV: a connection error shows as a lower achieved rate, not as an error row.
+
+hey takes headers only as `-H` arguments (no header file, environment variable or
+client certificate option), and arguments are visible to every user in `ps`: so no
+credential is ever passed here. Load that needs the cluster's credentials goes through
+`kubectl proxy` (adapters/kubectl.py), which adds them itself.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from ci_plugins.errors import ExternalError
 from ci_plugins.redact import redact
 
 HEY = "hey"
+SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie"}
 PER_WORKER_RATE = 2.0
 
 
@@ -67,8 +73,11 @@ def run_load(
 ) -> LoadResult:
     """POST the bodies to url at `rate` requests/s in total for warmup + duration seconds.
 
+    `headers` go into hey's argv: never credentials (ValueError for Authorization).
     Raises ExternalError (exit 3) when hey is missing, fails or overruns its time.
     """
+    if any(name.lower() in SECRET_HEADERS for name in headers or {}):
+        raise ValueError("hey shows its headers in ps: send credentials via kubectl.proxy")
     binary = shutil.which(HEY)
     if binary is None:
         raise ExternalError(

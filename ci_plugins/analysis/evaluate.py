@@ -67,6 +67,24 @@ class Analysis:
         }
 
 
+def preflight(
+    url: str,
+    config: AnalysisConfig,
+    *,
+    namespace: str,
+    app: str,
+    window: float,
+    clock: Clock = REAL_CLOCK,
+) -> None:
+    """Reach Prometheus and let it parse every custom query before any load is sent or
+    anything committed: unreachable is exit 3, a query it cannot parse exit 2 with its
+    own message."""
+    track = queries.current_track(namespace, app)
+    prometheus.query(url, queries.tracks_query(namespace, app, window), clock=clock)
+    for custom in config.queries.values():
+        prometheus.query(url, queries.render(custom.query, track, window), clock=clock)
+
+
 def find_tracks(
     url: str, *, namespace: str, app: str, window: float, end: float, clock: Clock = REAL_CLOCK
 ) -> tuple[Track, Track | None]:

@@ -10,28 +10,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ci_plugins.config.names import CANDIDATE_TRACK
 from ci_plugins.monitor.windows import promql_duration
 
-TRACK_LABEL = "ci-plugins.dev/track"
-CANDIDATE = "candidate"
+CANDIDATE = CANDIDATE_TRACK
 _APP = "app_kubernetes_io_instance"
 _TRACK = "ci_plugins_dev_track"
 
 REQUESTS = ":tensorflow:serving:request_count"
 LATENCY_BUCKET = ":tensorflow:serving:request_latency_bucket"
+LATENCY_COUNT = ":tensorflow:serving:request_latency_count"
 LOAD_ATTEMPTS = ":tensorflow:cc:saved_model:load_attempt_count"
 NOT_OK = ',status!="OK"'
+# TF Serving's REST server counts every API request in request_count (model_servers/
+# http_server.cc), so a readiness probe on /v1/models/<name> is "traffic" there. Only
+# request_latency says which API a (successful) request was: inference requests are
+# counted as all requests minus the successful others, latency is read for inference only.
+_INFERENCE_APIS = "(?i)predict|classify|regress|multi_?inference"
+INFERENCE = f',API=~"{_INFERENCE_APIS}"'
+NOT_INFERENCE = f',API!~"{_INFERENCE_APIS}"'
 
 
-def _count(selector: str, window: str, extra: str = "") -> str:
-    return f"sum(increase({REQUESTS}{{{selector}{extra}}}[{window}]))"
+def _sum(metric: str, extra: str = "") -> str:
+    return f"sum(increase({metric}{{{{selector}}{extra}}}[{{window}}]))"
+
+
+def _inference_requests() -> str:
+    # Empty (no data, never 0) when the track's request_count is not scraped at all.
+    return f"({_sum(REQUESTS)} - ({_sum(LATENCY_COUNT, NOT_INFERENCE)} or vector(0)))"
 
 
 def _latency(quantile: float) -> str:
     # TF Serving observes microseconds; the report speaks milliseconds.
     return (
         f"histogram_quantile({quantile}, sum by (le) "
-        f"(rate({LATENCY_BUCKET}{{{{selector}}}}[{{window}}]))) / 1000"
+        f"(rate({LATENCY_BUCKET}{{{{selector}}{INFERENCE}}}[{{window}}]))) / 1000"
     )
 
 
@@ -39,13 +52,8 @@ def _latency(quantile: float) -> str:
 # status!="OK" series at all: that numerator alone reads as 0 (`or vector(0)`), while an
 # empty denominator (no requests) keeps the ratio empty, which is "no data", never 0.
 BUILTIN_QUERIES: dict[str, str] = {
-    "requests": _count("{selector}", "{window}"),
-    "error_ratio": (
-        "("
-        + _count("{selector}", "{window}", NOT_OK)
-        + " or vector(0)) / "
-        + _count("{selector}", "{window}")
-    ),
+    "requests": _inference_requests(),
+    "error_ratio": f"({_sum(REQUESTS, NOT_OK)} or vector(0)) / {_inference_requests()}",
     "latency_p50_ms": _latency(0.5),
     "latency_p99_ms": _latency(0.99),
     # Failed loads happen at start-up, before the counter's first scrape can show an

@@ -10,6 +10,12 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 APP_MAX = 53  # Helm release names are at most 53 characters
 ENV_MAX = 63  # a DNS-1123 label
 
+# The pod label that tells a canary's tracks apart: the chart sets it, the analysis's
+# PromQL selects on it (as ci_plugins_dev_track), render and rollout read it.
+TRACK_LABEL = "ci-plugins.dev/track"
+CANDIDATE_TRACK = "candidate"
+STABLE_TRACK = "stable"
+
 
 def dns_label_problem(value: object, *, max_length: int) -> str | None:
     """Why value is not a DNS-1123 label of at most max_length characters, or None."""

@@ -1,9 +1,14 @@
 """The change promote makes to the environment repo: one release, guarded by pin and
-downgrade rules, re-run on every fresh state of the branch (see publish.push_change)."""
+downgrade rules, re-run on every fresh state of the branch (see publish.push_change).
+
+Into an environment with `rollout.strategy: canary` that already runs a release, the
+release is written as the candidate at the first step, next to the stable one (the
+plan's `canary` renders both tracks); `ci-plugins rollout` takes it from there.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ci_plugins.envrepo import guards
@@ -21,6 +26,12 @@ class Plan:
     record: ReleaseRecord
     files: Mapping[str, bytes]
     allow_downgrade: bool
+    # (stable, candidate) -> the record and manifests of a canary's first step; None:
+    # the release replaces what runs (rollout.strategy: replace).
+    canary: StartCanary | None = None
+
+
+StartCanary = Callable[[ReleaseRecord, ReleaseRecord], tuple[ReleaseRecord, Mapping[str, bytes]]]
 
 
 def change_for(plan: Plan) -> Change:
@@ -29,6 +40,8 @@ def change_for(plan: Plan) -> Change:
 
     def change(repo: EnvRepoCheckout) -> Commit | Refusal | None:
         current = repo.read_release(plan.env, plan.app)
+        if plan.canary is not None and current is not None:
+            return _start_canary(repo, plan, plan.canary, current)
         existing = repo.manifest_bytes(plan.env, plan.app)
         unchanged = current is not None and guards.same_release(current, plan.record)
         if unchanged and existing == dict(plan.files):
@@ -59,3 +72,45 @@ def change_for(plan: Plan) -> Change:
         return Commit(verb, guards.trailers(record))
 
     return change
+
+
+def _start_canary(
+    repo: EnvRepoCheckout, plan: Plan, start: StartCanary, current: ReleaseRecord
+) -> Commit | Refusal | None:
+    """Write plan's release as the candidate next to current (the stable release)."""
+    running = current.canary
+    if running is not None and guards.same_release(running.release, plan.record):
+        return None  # this candidate's canary runs already: `ci-plugins rollout` drives it
+    pin = repo.read_pin(plan.env, plan.app)
+    if pin is not None:
+        return Refusal(
+            f"{plan.app} is pinned in {plan.env} by {pin.pinned_by or 'someone'}"
+            f" ({pin.reason or 'no reason given'}); run `ci-plugins unpin --env "
+            f"{plan.env} --app {plan.app}` to let promotions resume"
+        )
+    if running is not None:
+        return Refusal(
+            f"a canary of {plan.app} {running.release.model.version} runs in {plan.env} "
+            f"(at {running.weight}%): let `ci-plugins rollout --env {plan.env}` finish it "
+            "before promoting another candidate"
+        )
+    if guards.same_release(current, plan.record):
+        return None  # the stable release already is this one
+    if not plan.allow_downgrade:
+        reason = guards.downgrade_reason(plan.record, current)
+        if reason:
+            return Refusal(
+                f"refusing to downgrade {plan.env}/{plan.app}: {reason} "
+                "(pass --allow-downgrade to do it anyway)"
+            )
+    record, files = start(current, plan.record)
+    repo.write_app(plan.env, plan.app, release=dump_release(record), manifests=files)
+    assert record.canary is not None
+    verb = (
+        f"canary {plan.app} {plan.record.model.version} in {plan.env}: "
+        f"{record.canary.weight}% of traffic next to {current.model.version}"
+    )
+    if plan.record.promoted_from:
+        verb += f" (from {plan.record.promoted_from})"
+    trailers = guards.trailers(plan.record, **{"Canary-Weight": str(record.canary.weight)})
+    return Commit(verb, trailers, result=record.canary)

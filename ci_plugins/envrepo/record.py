@@ -2,6 +2,10 @@
 
 The single source for the gate's baseline, rollback targets, promotion, and the answer to
 "what runs in prod and why".
+
+While a canary runs (`rollout.strategy: canary`), the record stays the stable release
+and `canary:` holds the candidate's release and the step it is at, so a re-run of
+`ci-plugins rollout` continues where the last one stopped.
 """
 
 from __future__ import annotations
@@ -54,6 +58,27 @@ class ReleaseRecord(_Part):
     pipeline_url: str = ""
     promoted_from: str | None = None
     released_at: str = ""
+    canary: Canary | None = None
+
+    def without_canary(self) -> ReleaseRecord:
+        return self.model_copy(update={"canary": None})
+
+
+class Canary(_Part):
+    """A canary in progress: the candidate's release next to the stable one."""
+
+    release: ReleaseRecord  # the candidate (its own `canary` is always empty)
+    steps: list[int]  # the traffic percentages, as configured when the canary started
+    weight: int  # the step the environment repo is at now (percent of traffic)
+
+    @property
+    def next_weight(self) -> int | None:
+        """The step after the current one; None at the last (100)."""
+        later = [step for step in self.steps if step > self.weight]
+        return later[0] if later else None
+
+
+ReleaseRecord.model_rebuild()
 
 
 def is_release_document(data: dict[str, Any]) -> bool:

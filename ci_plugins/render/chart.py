@@ -25,7 +25,7 @@ import yaml
 from ci_plugins import safe_read
 from ci_plugins.adapters import helm
 from ci_plugins.config.models import Config
-from ci_plugins.config.names import check_app, check_env
+from ci_plugins.config.names import CANDIDATE_TRACK, TRACK_LABEL, check_app, check_env
 from ci_plugins.errors import InputError
 from ci_plugins.model import packaging
 from ci_plugins.model.manifest import ModelManifest
@@ -167,8 +167,12 @@ def render(
     output_dir: Path,
     *,
     chart: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> RenderInfo:
     """Render the chart for env into output_dir (replaced as a whole) and describe it.
+
+    `overrides` are values merged over every layer (a canary's second track and its
+    replica split: ci_plugins.rollout.tracks).
 
     Raises InputError (exit 2) for bad names, an unknown environment, a manifest of
     another app, a missing chart or values the chart's schema rejects; ExternalError
@@ -185,7 +189,7 @@ def render(
     chart_dir = resolve_chart(config, chart)
     meta = chart_metadata(chart_dir)
     namespace = environment.namespace or env
-    values = layered_values(config, manifest, env)
+    values = deep_merge(layered_values(config, manifest, env), overrides or {})
     _check_output_dir(output_dir)
     with tempfile.TemporaryDirectory(prefix="ci-plugins-values-") as tmp:
         values_file = Path(tmp) / "values.json"
@@ -298,11 +302,11 @@ def _check_output_dir(output_dir: Path) -> None:
 
 
 def _serving_image(objects: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The serving container's image of the stable Deployment (canary tracks skipped)."""
+    """The serving container's image of the stable Deployment (candidate tracks skipped)."""
     for name in sorted(objects):
         obj = objects[name]
         labels = obj.get("metadata", {}).get("labels") or {}
-        if obj.get("kind") != "Deployment" or labels.get("ci-plugins.dev/track") == "canary":
+        if obj.get("kind") != "Deployment" or labels.get(TRACK_LABEL) == CANDIDATE_TRACK:
             continue
         containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers")
         if containers:

@@ -16,20 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_plugins.adapters import hey, prometheus
-from ci_plugins.adapters.kube import Kube, load_client
-from ci_plugins.analysis import evaluate, queries, report
+from ci_plugins.adapters import hey
+from ci_plugins.analysis import evaluate, report
 from ci_plugins.analysis.evaluate import Analysis
 from ci_plugins.analysis.golden import read_golden_requests
 from ci_plugins.config.models import AnalysisConfig, Config
 from ci_plugins.config.names import check_app, check_env
 from ci_plugins.errors import InputError
 from ci_plugins.reports import to_json, write_reports
+from ci_plugins.rollout import load
 from ci_plugins.step import Flags, StepContext, StepResult
-from ci_plugins.verify.committed import read_committed
-from ci_plugins.verify.serving import find_target
-
-PROXY_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,14 @@ def run(ctx: StepContext, options: Options) -> StepResult:
     config = ctx.config()
     analysis = _analysis_section(config)
     plan = _plan(ctx, options, config, analysis)
-    _preflight(ctx, analysis, plan)
+    evaluate.preflight(
+        plan.url,
+        analysis,
+        namespace=plan.namespace,
+        app=plan.app,
+        window=plan.window,
+        clock=ctx.clock,
+    )
     load = _generate_load(ctx, options, config, analysis, plan) if plan.bodies else None
     end = time.time()
     judged, stable = evaluate.find_tracks(
@@ -80,19 +83,6 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         clock=ctx.clock,
     )
     return _result(options, plan, result)
-
-
-def _preflight(ctx: StepContext, analysis: AnalysisConfig, plan: _Plan) -> None:
-    """Reach Prometheus and let it parse every custom query before any load is sent:
-    unreachable is exit 3, a query it cannot parse exit 2 with its own message."""
-    track = queries.current_track(plan.namespace, plan.app)
-    prometheus.query(
-        plan.url, queries.tracks_query(plan.namespace, plan.app, plan.window), clock=ctx.clock
-    )
-    for custom in analysis.queries.values():
-        prometheus.query(
-            plan.url, queries.render(custom.query, track, plan.window), clock=ctx.clock
-        )
 
 
 def _plan(ctx: StepContext, options: Options, config: Config, analysis: AnalysisConfig) -> _Plan:
@@ -124,60 +114,17 @@ def _plan(ctx: StepContext, options: Options, config: Config, analysis: Analysis
 def _generate_load(
     ctx: StepContext, options: Options, config: Config, analysis: AnalysisConfig, plan: _Plan
 ) -> hey.LoadResult:
-    assert analysis.load is not None
-    repo = options.env_repo or config.env_repo.url
-    if not repo:
-        raise InputError(
-            "analysis.load needs the environment repo to find the model's Service",
-            hint="pass --env-repo URL or set env_repo.url in ci-plugins.yaml",
-        )
-    committed = read_committed(
-        repo, branch=config.env_repo.branch, env=plan.env, app=plan.app, config=config
-    )
-    objects = {(ref.kind, ref.namespace, ref.name): obj for ref, obj in committed.objects.items()}
-    target = find_target(objects, config.verify.model, app=plan.app)
-    if target is None:
-        raise InputError(
-            f"{plan.env}/{plan.app}: the committed manifests have no TF Serving Deployment "
-            "with a Service to send the load to",
-        )
-    kube = Kube(
-        load_client(options.kubeconfig), clock=ctx.clock, deadline=ctx.clock.time() + PROXY_TIMEOUT
-    )
-    url = (
-        f"{kube.host.rstrip('/')}/api/v1/namespaces/{target.namespace}/services/"
-        f"{target.service}:{target.port}/proxy/v1/models/{target.name}:predict"
-    )
-    load = analysis.load
-    ctx.out.info(
-        f"load: {len(plan.bodies)} golden request(s) at {load.rate:g} req/s for "
-        f"{load.warmup:g}s warm-up + {plan.window:g}s to {target.namespace}/{target.service}"
-    )
-    result = hey.run_load(
-        url,
-        plan.bodies,
-        rate=load.rate,
+    return load.send_load(
+        ctx,
+        config,
+        analysis,
+        repo=options.env_repo or config.env_repo.url,
+        env=plan.env,
+        app=plan.app,
+        kubeconfig=options.kubeconfig,
+        bodies=plan.bodies,
         duration=plan.window,
-        warmup=load.warmup,
-        timeout=load.timeout,
-        headers=_auth_header(kube),
     )
-    ctx.out.info(
-        f"load: achieved {result.achieved_rate:.2f} req/s of {load.rate:g} requested, "
-        f"{result.errors} of {result.answered} answers not 2xx"
-    )
-    return result
-
-
-def _auth_header(kube: Kube) -> dict[str, str]:
-    configuration = kube.api_client.configuration
-    token = (configuration.api_key or {}).get("authorization") or (configuration.api_key or {}).get(
-        "BearerToken"
-    )
-    if not token:
-        return {}
-    prefix = (configuration.api_key_prefix or {}).get("authorization", "")
-    return {"Authorization": f"{prefix} {token}".strip()}
 
 
 def _result(options: Options, plan: _Plan, analysis: Analysis) -> StepResult:

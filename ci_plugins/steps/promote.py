@@ -6,7 +6,9 @@ Or open a merge/pull request where the environment asks for approval.
 pushes one commit with trailers; `promote --from-env A --to-env B` promotes the exact
 release recorded in A, re-rendered with B's values. Environments with
 `approval: merge-request` get a branch `ci-plugins/promote/<env>/<app>` and a merge/pull
-request instead of a push. The same release again makes no commit.
+request instead of a push. The same release again makes no commit. Into an environment
+with `rollout.strategy: canary` that runs a release already, the new release starts as
+the candidate track at the first step (`ci-plugins rollout` drives the rest).
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from pathlib import Path
 from ci_plugins.config.models import Config
 from ci_plugins.envrepo import guards, merge_request
 from ci_plugins.envrepo.checkout import EnvRepoCheckout, app_path, checkout
-from ci_plugins.envrepo.promotion import Plan, change_for
+from ci_plugins.envrepo.promotion import Plan, StartCanary, change_for
 from ci_plugins.envrepo.publish import Outcome, push_change
+from ci_plugins.envrepo.record import Canary
 from ci_plugins.envrepo.target import env_repo_url
 from ci_plugins.errors import InputError
 from ci_plugins.model.manifest import ModelManifest, read_manifest, require_servable
 from ci_plugins.render import chart
+from ci_plugins.rollout import changes
 from ci_plugins.step import Flags, StepContext, StepResult
 
 
@@ -60,9 +64,18 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         metrics=guards.read_metrics_near(options.manifest),
         environ=ctx.out.environ,
     )
-    plan = Plan(env, config.app, record, rendered.files, options.allow_downgrade)
+    plan = Plan(
+        env, config.app, record, rendered.files, options.allow_downgrade, _canary(config, env)
+    )
     with checkout(url, branch=config.env_repo.branch, sparse=[app_path(env, config.app)]) as repo:
         return _deliver(ctx, config, repo, plan, url=url)
+
+
+def _canary(config: Config, env: str) -> StartCanary | None:
+    """How a release starts as a canary in env (None: it replaces what runs)."""
+    if config.environment(env).rollout.strategy != "canary":
+        return None
+    return changes.start(config, env)
 
 
 def _check_rendered_model(
@@ -138,7 +151,14 @@ def _promote_between(ctx: StepContext, config: Config, url: str, options: Option
             record = record.model_copy(
                 update={"source": recorded.source, "pipeline_url": recorded.pipeline_url}
             )
-            plan = Plan(target, app, record, rendered.files, options.allow_downgrade)
+            plan = Plan(
+                target,
+                app,
+                record,
+                rendered.files,
+                options.allow_downgrade,
+                _canary(config, target),
+            )
             return _deliver(ctx, config, repo, plan, url=url)
 
 
@@ -177,6 +197,12 @@ def result_of(plan: Plan, outcome: Outcome) -> StepResult:
         return StepResult.failed(refusal, data=data, outputs=outputs)
     if request:
         message = f"{where}: {plan.record.model.version} awaits approval in {request}"
+    elif commit and isinstance(outcome.result, Canary):
+        message = (
+            f"{where}: {plan.record.model.version} runs as the candidate at "
+            f"{outcome.result.weight}% in commit {commit}; `ci-plugins rollout --env "
+            f"{plan.env}` drives it on"
+        )
     elif commit:
         message = f"{where}: promoted {plan.record.model.version} in commit {commit}"
     else:

@@ -23,19 +23,22 @@ import json, sys
 import numpy as np
 import keras
 
-dest, version = sys.argv[1], sys.argv[2]
+dest, version, features = sys.argv[1], sys.argv[2], int(sys.argv[4])
 keras.utils.set_random_seed(7)
 model = keras.Sequential(
-    [keras.Input((64,), name="pixels"), keras.layers.Dense(10, activation="softmax")]
+    [keras.Input((features,), name="pixels"), keras.layers.Dense(10, activation="softmax")]
 )
 model.export(f"{dest}/{version}", verbose=False)
-inputs = np.array(json.loads(sys.argv[3]), dtype="float32")
-json.dump(model.predict(inputs, verbose=0).tolist(), open(f"{dest}/expected.json", "w"))
+if features == 64:
+    inputs = np.array(json.loads(sys.argv[3]), dtype="float32")
+    json.dump(model.predict(inputs, verbose=0).tolist(), open(f"{dest}/expected.json", "w"))
 """
 
 
-def tiny_savedmodel(dest: Path, *, version: str = "3") -> Path:
-    """dest holding <version>/saved_model.pb and expected.json; returns dest."""
+def tiny_savedmodel(dest: Path, *, version: str = "3", features: int = 64) -> Path:
+    """dest holding <version>/saved_model.pb and expected.json; returns dest.
+
+    `features` other than 64 makes a model that rejects GOLDEN_INPUTS (no expected.json)."""
     if (dest / version / "saved_model.pb").exists():
         return dest
     dest.mkdir(parents=True, exist_ok=True)
@@ -47,6 +50,7 @@ def tiny_savedmodel(dest: Path, *, version: str = "3") -> Path:
             str(dest),
             version,
             json.dumps(GOLDEN_INPUTS),
+            str(features),
         ],
         env=clean_env({"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}),
         capture_output=True,

@@ -25,7 +25,7 @@ def test_canary_is_a_second_deployment_with_its_own_model_behind_the_same_servic
     objects = render(values)
     canary = objects["Deployment/digits-model-server-canary"]
     assert canary["spec"]["replicas"] == 1
-    assert canary["spec"]["selector"]["matchLabels"]["ci-plugins.dev/track"] == "canary"
+    assert canary["spec"]["selector"]["matchLabels"]["ci-plugins.dev/track"] == "candidate"
     template = canary["spec"]["template"]
     assert template["metadata"]["annotations"]["ci-plugins.dev/model-version"] == "2"
     assert template["spec"]["initContainers"][0]["args"][1] == CANDIDATE.removeprefix("oci://")

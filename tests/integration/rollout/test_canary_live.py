@@ -1,0 +1,247 @@
+"""`ci-plugins rollout` against the LOCAL CLUSTER EMULATOR: real TF Serving pods from the
+chart (the model pulled by digest from the local registry), Argo CD's loop
+(`ci-plugins-emulator sync --watch`), a real Prometheus scraping the pods, hey's load
+through the API server's service proxy.
+
+The tests are one story on one cluster, in file order: stable 3 runs; candidate 4 starts
+at 50%; without traffic the step is inconclusive (nothing committed); with the load it
+goes through [50, 100] and becomes stable; candidate 5 (a changed input shape) is aborted
+at 50% with the error ratio named, 4 untouched and serving, the app pinned.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ci_plugins.model.digest import directory_digest
+from tests.integration.analysis.conftest import GOOD_BODY
+from tests.support.cli import CliRunner, clean_env
+from tests.support.envrepo import make_bare_repo, remote_files, remote_log, remote_yaml
+from tests.support.models import tiny_savedmodel
+from tests.support.verify import FAST_VERIFY
+
+ENV, NAMESPACE, APP = "prod", "ml-prod", "digits"
+RELEASE = f"environments/{ENV}/{APP}/release.yaml"
+MANIFESTS = f"environments/{ENV}/{APP}/manifests"
+STEP_TIMEOUT = "600"  # TF Serving pods take ~50 s to become Ready on a busy machine
+
+
+@dataclass
+class Cluster:
+    root: Path
+    env_repo: Path
+    registry: str
+    prometheus: str
+    kubeconfig: Path
+
+
+def _emulator(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ci_plugins_emulator", *map(str, args)],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("canary")
+    state = root / "cluster"
+    env_repo = make_bare_repo(root / "env.git")
+    up = _emulator("up", "--state-dir", state)
+    assert up.returncode == 0, up.stderr
+    watcher: subprocess.Popen[bytes] | None = None
+    try:
+        info = json.loads((state / "cluster.json").read_text())
+        found = Cluster(root, env_repo, info["registry"], info["prometheus"], state / "kubeconfig")
+        config = write_config(root, found)
+        sync = [
+            sys.executable, "-m", "ci_plugins_emulator", "sync", "--state-dir", state,
+            "--env-repo", env_repo, "--env", ENV, "--config", config, "--watch", "--interval", "1",
+        ]  # fmt: skip
+        with (root / "sync.log").open("wb") as log:
+            watcher = subprocess.Popen(
+                sync,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=clean_env(),
+            )
+        yield found
+    finally:
+        if watcher is not None:
+            watcher.terminate()
+            watcher.wait(timeout=30)
+        down = _emulator("down", "--state-dir", state)
+        assert down.returncode == 0, down.stderr
+
+
+def write_config(project: Path, cluster: Cluster, *, load: bool = True) -> Path:
+    analysis: dict[str, Any] = {
+        "prometheus": cluster.prometheus,
+        "window": "15s",
+        "min_requests": 10,
+        "metrics": {"error_ratio": {"max": 0.01}, "latency_p99_ms": {"max": 5000}},
+    }
+    if load:
+        (project / "golden.jsonl").write_text(GOOD_BODY + "\n", encoding="utf-8")
+        analysis["load"] = {"rate": 6, "requests": "golden.jsonl", "warmup": 2}
+    data = {
+        "app": APP,
+        "env_repo": {"url": str(cluster.env_repo)},
+        "chart": {"values": {"modelPuller": {"plainHttp": True}, "metrics": {"enabled": True}}},
+        "environments": {
+            ENV: {
+                "namespace": NAMESPACE,
+                "values": {"replicaCount": 1},
+                "rollout": {"strategy": "canary", "steps": [50, 100]},
+            }
+        },
+        "verify": {"controller": {"kind": "argocd"}, **FAST_VERIFY},
+        "analysis": analysis,
+    }
+    path = project / "ci-plugins.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def release(cli: CliRunner, cluster: Cluster, project: Path, version: str, features: int) -> None:
+    """train (a tiny SavedModel) -> package -> render -> promote, as a pipeline does."""
+    model = tiny_savedmodel(project / f"model-{version}", version=version, features=features)
+    manifest = project / f"manifest-{version}.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "app": APP,
+                "model_version": version,
+                "model_digest": directory_digest(model / version),
+                "source_commit": f"{version:0>40}",
+            }
+        ),
+        encoding="utf-8",
+    )
+    registry = f"{cluster.registry}/ml/{APP}"
+    for args in (
+        ["package", "--model-dir", model, "--manifest", manifest, "--registry", registry],
+        ["render", "--manifest", manifest, "--env", ENV, "--output-dir", project / f"r-{version}"],
+        ["promote", "--env", ENV, "--rendered", project / f"r-{version}", "--manifest", manifest],
+    ):
+        result = cli(*args, cwd=project, timeout=300)
+        assert result.exit_code == 0, result.stderr
+
+
+def rollout(cli: CliRunner, cluster: Cluster) -> Any:
+    return cli(
+        "rollout", "--env", ENV, "--kubeconfig", cluster.kubeconfig, "--timeout", STEP_TIMEOUT,
+        "--json", "--report-dir", cluster.root / "reports", cwd=cluster.root, timeout=1800,
+    )  # fmt: skip
+
+
+def deployments(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    found = {}
+    for text in remote_files(cluster.env_repo, under=MANIFESTS).values():
+        obj = yaml.safe_load(text)
+        if obj["kind"] == "Deployment":
+            found[obj["metadata"]["name"]] = obj
+    return found
+
+
+def model_of(deployment: dict[str, Any]) -> str:
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    return str(annotations["ci-plugins.dev/model-version"])
+
+
+@pytest.fixture
+def project(cluster: Cluster) -> Path:
+    """The one project of the story (its config, models and renders), beside the cluster."""
+    return cluster.root
+
+
+def test_without_traffic_the_first_step_is_inconclusive_and_nothing_is_committed(
+    cli: CliRunner, cluster: Cluster, project: Path
+) -> None:
+    write_config(project, cluster, load=False)
+    release(cli, cluster, project, "3", 64)  # the first release goes in whole: stable
+    release(cli, cluster, project, "4", 64)  # the candidate, at 50%
+    assert remote_yaml(cluster.env_repo, RELEASE)["canary"]["weight"] == 50
+    head = remote_log(cluster.env_repo)[0]
+
+    result = rollout(cli, cluster)
+
+    assert result.exit_code == 1, result.stderr
+    assert result.json["verdict"] == "inconclusive"
+    assert result.json["commits"] == []
+    assert "candidate track: 0 requests served, fewer than min_requests 10" in result.stderr
+    assert "the environment stays at 50%" in result.stderr
+    assert remote_log(cluster.env_repo)[0] == head
+
+
+def test_a_good_candidate_goes_through_50_and_100_and_ends_as_stable(
+    cli: CliRunner, cluster: Cluster, project: Path
+) -> None:
+    write_config(project, cluster)
+    before = len(remote_log(cluster.env_repo))
+
+    result = rollout(cli, cluster)
+
+    assert result.exit_code == 0, result.stderr
+    document = result.json
+    assert document["verdict"] == "promoted"
+    assert [(s["weight"], s["verdict"]) for s in document["steps"]] == [
+        (50, "passed"),
+        (100, "passed"),
+    ]
+    assert document["steps"][0]["metrics"]["error_ratio"] == {"candidate": 0.0, "stable": 0.0}
+    assert document["steps"][0]["metrics"]["requests"]["candidate"] >= 10
+    log = remote_log(cluster.env_repo)
+    assert len(log) == before + 2
+    assert len(document["commits"]) == 2
+    assert "canary digits 4 in prod: 100% of traffic" in log[1]
+    assert "canary digits 4 in prod: promoted to stable (replaces 3)" in log[0]
+    record = remote_yaml(cluster.env_repo, RELEASE)
+    assert record["model"]["version"] == "4"
+    assert "canary" not in record
+    assert {name: model_of(d) for name, d in deployments(cluster).items()} == {
+        "digits-model-server": "4"
+    }
+    markdown = (cluster.root / "reports" / "rollout-report.md").read_text()
+    assert "step 50%" in markdown
+    assert "step 100%" in markdown
+
+
+def test_a_candidate_rejecting_the_input_is_aborted_with_stable_untouched_and_pinned(
+    cli: CliRunner, cluster: Cluster, project: Path
+) -> None:
+    write_config(project, cluster)
+    release(cli, cluster, project, "5", 32)  # its model takes 32 features, not 64
+
+    result = rollout(cli, cluster)
+
+    assert result.exit_code == 1, result.stderr
+    document = result.json
+    assert document["verdict"] == "aborted"
+    ((step),) = document["steps"]
+    assert (step["weight"], step["verdict"]) == (50, "failed")
+    assert step["metrics"]["error_ratio"]["candidate"] > 0.01
+    assert step["metrics"]["error_ratio"]["stable"] == 0.0
+    assert "error_ratio" in result.stderr
+    record = remote_yaml(cluster.env_repo, RELEASE)
+    assert record["model"]["version"] == "4"
+    assert "canary" not in record
+    assert {name: model_of(d) for name, d in deployments(cluster).items()} == {
+        "digits-model-server": "4"
+    }
+    pin = remote_yaml(cluster.env_repo, f"environments/{ENV}/{APP}/pin.yaml")
+    assert pin["model_version"] == "4"
+    assert "canary of 5 aborted" in pin["reason"]
