@@ -371,6 +371,7 @@ def jenkins(
     assert record.exists(), f"the harness wrote no record: {result}"
     document: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
     document["log"] = result.output
+    document["workspace"] = settings["workspace"]
     return document
 
 
