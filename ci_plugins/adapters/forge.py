@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ci_plugins import ci_system
 from ci_plugins.adapters.forge_api import (
     NAMES,
     ForgeKind,
@@ -118,35 +119,49 @@ def upsert_report_comment(
 
     The MR/PR is change_request, else the one the CI variables name (GitLab:
     CI_MERGE_REQUEST_IID in CI_MERGE_REQUEST_PROJECT_ID/CI_PROJECT_ID; GitHub: the
-    pull request number in GITHUB_EVENT_PATH of GITHUB_REPOSITORY). Returns the comment's
+    pull request number in GITHUB_EVENT_PATH of GITHUB_REPOSITORY; a Jenkins multibranch
+    build: CHANGE_ID of the project in CHANGE_URL, on that URL's host). Returns the comment's
     URL. Raises InputError (exit 2) when those are missing, ExternalError (exit 3) when
     the API fails.
     """
     marker, body = with_marker(marker, body)
-    kind = _ci_forge(environ) or (config.forge if config else None)
+    kind = _ci_forge(environ)
+    jenkins = None if kind else ci_system.jenkins_change_request(environ)
+    kind = kind or (jenkins.forge if jenkins else None) or (config.forge if config else None)
     if kind is None:
         raise InputError(
             "cannot tell whether to comment on GitLab or GitHub: not running in GitLab CI "
-            "or GitHub Actions",
+            "or GitHub Actions, nor in a Jenkins build of a change request (CHANGE_URL)",
             hint="set env_repo.forge in ci-plugins.yaml",
         )
+    if jenkins is not None:
+        token, variable = find_token(kind, environ, purpose="comment on the change request")
+        target = ForgeTarget(kind, jenkins.api_url, jenkins.project, token, variable)
+        number = change_request or jenkins.number
+        return _upsert(target, number, marker=marker, body=body, clock=clock)
     api_url = _comment_api_url(kind, config, environ)
     if kind == "gitlab":
+        project = _required(environ, "CI_MERGE_REQUEST_PROJECT_ID", "CI_PROJECT_ID")
+        number = change_request or _number(environ, "CI_MERGE_REQUEST_IID")
+        token, variable = find_token(kind, environ, purpose="comment on merge requests")
+    else:
+        project = _required(environ, "GITHUB_REPOSITORY")
+        number = change_request or _pull_request_number(environ)
+        token, variable = find_token(kind, environ, purpose="comment on pull requests")
+    target = ForgeTarget(kind, api_url, project, token, variable)
+    return _upsert(target, number, marker=marker, body=body, clock=clock)
+
+
+def _upsert(target: ForgeTarget, number: int, *, marker: str, body: str, clock: Clock) -> str:
+    """Our one note/comment on MR !number or PR #number of target's project."""
+    if target.kind == "gitlab":
         from ci_plugins.adapters import gitlab
 
-        project = _required(environ, "CI_MERGE_REQUEST_PROJECT_ID", "CI_PROJECT_ID")
-        iid = change_request or _number(environ, "CI_MERGE_REQUEST_IID")
-        token, variable = find_token(kind, environ, purpose="comment on merge requests")
-        target = ForgeTarget(kind, api_url, project, token, variable)
         return with_retries(
-            lambda: gitlab.upsert_note(target, iid=iid, marker=marker, body=body), clock=clock
+            lambda: gitlab.upsert_note(target, iid=number, marker=marker, body=body), clock=clock
         )
     from ci_plugins.adapters import github
 
-    repository = _required(environ, "GITHUB_REPOSITORY")
-    number = change_request or _pull_request_number(environ)
-    token, variable = find_token(kind, environ, purpose="comment on pull requests")
-    target = ForgeTarget(kind, api_url, repository, token, variable)
     return with_retries(
         lambda: github.upsert_issue_comment(target, number=number, marker=marker, body=body),
         clock=clock,

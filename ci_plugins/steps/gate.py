@@ -7,7 +7,7 @@ what runs now (--baseline FILE, or the release recorded for --env in the env rep
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ci_plugins import ci_system as ci_vars
@@ -39,10 +39,13 @@ class Options:
     advisory: bool = False
     env_repo: str | None = None
     env: str | None = None
+    baseline_first_env: bool = False
 
 
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Pass when metrics meet the policy and do not regress from the baseline."""
+    if options.baseline_first_env and not (options.env or options.baseline):
+        options = replace(options, env=_first_env(ctx))
     if options.env:
         ctx.environment(options.env)
     policy = _policy(ctx, options)
@@ -119,6 +122,17 @@ def _baseline(ctx: StepContext, options: Options) -> Baseline | NoBaseline:
             hint="--env ENV reads the release recorded in the environment repo",
         )
     return _env_baseline(ctx, options, options.env)
+
+
+def _first_env(ctx: StepContext) -> str:
+    """The first environment of the config (where a pipeline deploys first)."""
+    environments = list(ctx.config().environments)
+    if not environments:
+        raise InputError(
+            f"--baseline-first-env: {ctx.config_path} defines no environments",
+            hint="add them under 'environments:' or name the baseline with --env ENV",
+        )
+    return environments[0]
 
 
 def _env_baseline(ctx: StepContext, options: Options, env: str) -> Baseline | NoBaseline:
@@ -274,5 +288,11 @@ def arguments(p: Flags) -> None:
     )
     p.flag("--env-repo", metavar="URL", help="baseline: the release recorded in this repo...")
     p.flag("--env", metavar="ENV", help="... for this environment (not with --baseline)")
+    p.flag(
+        "--baseline-first-env",
+        action="store_true",
+        help="without --env or --baseline: the baseline is the release recorded in the "
+        "config's first environment (pipeline templates)",
+    )
     p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
     p.flag("--advisory", action="store_true", help="report only; never fail the job")

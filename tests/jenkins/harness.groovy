@@ -117,6 +117,11 @@ wrap('lock') { Object resource, Closure body ->
     try { body() } finally { rec.locks.remove(rec.locks.size() - 1) }
 }
 wrap('timeout') { Map a, Closure body -> rec.record('timeout', a); body() }
+// catchError: a failure inside is recorded and swallowed (the stage result becomes a.stageResult).
+wrap('catchError') { Map a, Closure body ->
+    rec.record('catchError', a)
+    try { body() } catch (AbortException e) { rec.record('caught', a + [message: e.message]) }
+}
 wrap('dir') { String path, Closure body ->
     rec.record('dir', [path: path]); rec.dirs << path
     try { body() } finally { rec.dirs.remove(rec.dirs.size() - 1) }
@@ -172,7 +177,8 @@ wrap('readProperties') { Map a ->
     rec.record('readProperties', a + [values: new HashMap(p)])
     return new HashMap(p)
 }
-binding.setVariable('env', [JENKINS_URL: 'http://jenkins.invalid/'] + ((settings.env ?: [:]) as Map))
+binding.setVariable('env', [JENKINS_URL: 'http://jenkins.invalid/', WORKSPACE: settings.workspace] +
+    ((settings.env ?: [:]) as Map))
 binding.setVariable('scm', [userRemoteConfigs: [[url: 'https://git.example.com/ml/ci-plugins.git']]])
 
 // Global variables from vars/: calling `ciPluginsGate(cfg)` runs that script's call(cfg).

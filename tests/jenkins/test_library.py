@@ -241,3 +241,107 @@ def test_verify_follows_a_promote_commit_with_the_environments_kubeconfig(tmp_pa
     assert "CI_PLUGINS_ROLLBACK_ON_FAILURE=true" in verifies[0]["context"]["env"]
     # prod has no kubeconfig credential configured in the Jenkinsfile
     assert "KUBECONFIG" not in verifies[2]["context"]["secrets"]
+
+
+def test_train_keeps_the_search_state_beside_the_workspace(main_record: dict[str, Any]) -> None:
+    train = step_runs(main_record)[0]
+    assert train["args"]["script"] == "ci-plugins train"
+    workspace = main_record["workspace"]
+    tune_dir = f"CI_PLUGINS_TUNE_DIR={workspace}@ci-plugins-tune/examples/digits"
+    assert tune_dir in train["context"]["env"]  # ci-plugins train --tune-dir ...
+    assert not any(e.startswith("CI_PLUGINS_TUNE_LOCK=") for e in train["context"]["env"])
+
+
+def test_train_passes_a_tune_lock_and_tune_dir_when_given(tmp_path: Path) -> None:
+    script = tmp_path / "Jenkinsfile"
+    script.write_text(
+        "node('gpu') { ciPluginsTrain(projectDir: 'p', tuneDir: '/cache/tune', "
+        "tuneLock: 'tune-lock.json', install: '') }\n",
+        encoding="utf-8",
+    )
+    record = jenkins(tmp_path, script)
+    assert record["result"] == "SUCCESS", record["log"]
+    (train,) = step_runs(record)
+    assert "CI_PLUGINS_TUNE_DIR=/cache/tune" in train["context"]["env"]
+    assert "CI_PLUGINS_TUNE_LOCK=tune-lock.json" in train["context"]["env"]
+
+
+CHANGE = {
+    "BRANCH_NAME": "MR-7",
+    "CHANGE_ID": "7",
+    "CHANGE_URL": "https://gitlab.example.com/ml/digits/-/merge_requests/7",
+}
+FORGE = {**CREDENTIALS, "forge-token": {"secret": "glpat-forge-token-0123456789"}}
+
+
+def test_a_change_request_gets_one_note_with_the_gate_train_and_render_reports(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "Jenkinsfile"
+    script.write_text(
+        JENKINSFILE.read_text(encoding="utf-8").replace(
+            "ciPluginsPipeline(\n", "ciPluginsPipeline(\n    forgeCredentialsId: 'forge-token',\n"
+        ),
+        encoding="utf-8",
+    )
+    record = jenkins(tmp_path, script, env=CHANGE, credentials=FORGE)
+    assert record["result"] == "SUCCESS", record["log"]
+    runs = [(c["args"]["script"], c["context"]["stage"]) for c in step_runs(record)]
+    assert runs == [
+        ("ci-plugins train", "Train"),
+        ("ci-plugins gate", "Gate"),
+        ("ci-plugins comment", "Gate"),  # even when the gate fails (below)
+        ("ci-plugins render", "Render dev"),
+        ("ci-plugins comment", "Render dev"),  # the same note, now with the render diff
+    ]
+    final = step_runs(record)[-1]["context"]
+    assert (
+        "CI_PLUGINS_BODY_FILE=gate-report/gate-report.md,train-output/train-report.md,"
+        "rendered/dev/render-diff.md"
+    ) in final["env"]
+    assert final["dir"] == "examples/digits"
+    assert "CI_PLUGINS_GITLAB_TOKEN" in final["secrets"]  # from the forge credential, by ID
+    assert "glpat-forge-token" not in record["log"]
+
+
+def test_a_failed_gate_still_notes_the_change_request_and_a_failed_note_never_fails_it(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "Jenkinsfile"
+    script.write_text(
+        JENKINSFILE.read_text(encoding="utf-8").replace(
+            "ciPluginsPipeline(\n", "ciPluginsPipeline(\n    forgeCredentialsId: 'forge-token',\n"
+        ),
+        encoding="utf-8",
+    )
+    failed_gate = jenkins(
+        tmp_path / "gate",
+        script,
+        env=CHANGE,
+        credentials=FORGE,
+        sh=[{"match": "ci-plugins gate", "status": [1]}],
+    )
+    assert failed_gate["result"] == "FAILURE"
+    comment = [c for c in step_runs(failed_gate) if c["args"]["script"] == "ci-plugins comment"]
+    assert len(comment) == 1
+    assert (
+        "CI_PLUGINS_BODY_FILE=gate-report/gate-report.md,train-output/train-report.md"
+        in comment[0]["context"]["env"]
+    )
+    refused = jenkins(
+        tmp_path / "refused",
+        script,
+        env=CHANGE,
+        credentials=FORGE,
+        sh=[{"match": "ci-plugins comment", "status": [2]}],
+    )
+    assert refused["result"] == "SUCCESS", refused["log"]
+    assert [c["args"]["stageResult"] for c in calls(refused, "caught")] == ["UNSTABLE"] * 2
+
+
+def test_without_a_forge_credential_a_change_request_gets_no_note(tmp_path: Path) -> None:
+    record = run_pipeline(tmp_path, env=CHANGE)
+    assert record["result"] == "SUCCESS"
+    assert not [c for c in step_runs(record) if c["args"]["script"] == "ci-plugins comment"]
+    messages = [c["args"]["message"] for c in calls(record, "echo")]
+    assert "ci-plugins: no forgeCredentialsId, so no merge/pull request note" in messages

@@ -44,6 +44,7 @@ INSTALL_UNDER_TEST = "ci-plugins --version"
 CHECKOUT_SHA = "11bd71901bbe5b1630ceea73d27597364c9af683"
 UPLOAD_SHA = "ea165f8d65b6e75b540449e92b4886f43607fa02"
 DOWNLOAD_SHA = "d3f86a106a0bac45b974a628896c90dbdf5c8093"
+CACHE_SHA = "0057852bfaa89a56745cba8c7296529d2fc39830"
 
 
 def tools_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -171,9 +172,12 @@ runs:
   steps:
     - shell: bash
       run: |
-        if [ -e "${{ inputs.path }}" ]; then
+        if [ -d "${{ inputs.path }}" ]; then
           mkdir -p "$ACT_ARTIFACTS/${{ inputs.name }}"
           cp -a "${{ inputs.path }}/." "$ACT_ARTIFACTS/${{ inputs.name }}/"
+        elif [ -e "${{ inputs.path }}" ]; then  # one file: at the artifact's root
+          mkdir -p "$ACT_ARTIFACTS/${{ inputs.name }}"
+          cp -a "${{ inputs.path }}" "$ACT_ARTIFACTS/${{ inputs.name }}/"
         fi
 """
 DOWNLOAD_ACTION = """name: local download-artifact (tests)
@@ -188,6 +192,65 @@ runs:
       run: |
         mkdir -p "${{ inputs.path }}"
         cp -a "$ACT_ARTIFACTS/${{ inputs.name }}/." "${{ inputs.path }}/"
+"""
+
+# actions/cache/restore and actions/cache/save: entries in $ACT_CACHE (kept across the act
+# runs of one Act), each a directory holding its key and the files; like the real actions,
+# restore takes the exact key, else the newest entry whose key starts with restore-keys, and
+# save never overwrites an existing key.
+CACHE_RESTORE_ACTION = """name: local cache restore (tests)
+description: Restores a directory saved by the local cache save.
+inputs:
+  path: {description: path, required: true}
+  key: {description: key, required: true}
+  restore-keys: {description: prefix, required: false, default: ""}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        KEY: ${{ inputs.key }}
+        PREFIX: ${{ inputs.restore-keys }}
+        DEST: ${{ inputs.path }}
+      run: |
+        match=""
+        for entry in $(ls -1t "$ACT_CACHE" 2>/dev/null); do
+          key=$(cat "$ACT_CACHE/$entry/key")
+          if [ "$key" = "$KEY" ]; then match=$entry; break; fi
+          if [ -z "$match" ] && [ -n "$PREFIX" ] && [ "${key#"$PREFIX"}" != "$key" ]; then
+            match=$entry
+          fi
+        done
+        if [ -n "$match" ]; then
+          mkdir -p "$DEST" && cp -a "$ACT_CACHE/$match/files/." "$DEST/"
+          echo "Cache restored from key: $(cat "$ACT_CACHE/$match/key")"
+        else
+          echo "Cache not found for input keys: $KEY"
+        fi
+"""
+CACHE_SAVE_ACTION = """name: local cache save (tests)
+description: Saves a directory for the local cache restore.
+inputs:
+  path: {description: path, required: true}
+  key: {description: key, required: true}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        KEY: ${{ inputs.key }}
+        SOURCE: ${{ inputs.path }}
+      run: |
+        for entry in $(ls -1 "$ACT_CACHE" 2>/dev/null); do
+          if [ "$(cat "$ACT_CACHE/$entry/key")" = "$KEY" ]; then
+            echo "Cache already exists: $KEY"; exit 0
+          fi
+        done
+        if [ ! -d "$SOURCE" ]; then echo "Path does not exist, no cache saved: $SOURCE"; exit 0; fi
+        entry="$ACT_CACHE/$(date +%s%N)"
+        mkdir -p "$entry/files" && printf '%s' "$KEY" > "$entry/key"
+        cp -a "$SOURCE/." "$entry/files/"
+        echo "Cache saved with key: $KEY"
 """
 
 
@@ -208,9 +271,19 @@ class Act:
         _action_repo(work / "checkout", {"action.yml": CHECKOUT_ACTION})
         _action_repo(work / "upload", {"action.yml": UPLOAD_ACTION})
         _action_repo(work / "download", {"action.yml": DOWNLOAD_ACTION})
+        _action_repo(
+            work / "cache",
+            {"restore/action.yml": CACHE_RESTORE_ACTION, "save/action.yml": CACHE_SAVE_ACTION},
+        )
+        (work / "caches").mkdir(exist_ok=True)
         # ci-plugins/ci-plugins@v0.1.0 is this checkout: its composite actions only.
         make_project(work / "ci-plugins", ["pipelines/github", ".github/workflows"])
         return cls(project, work)
+
+    def caches(self) -> dict[str, Path]:
+        """What the local actions/cache/save stored: key -> the saved files."""
+        entries = sorted((self.work / "caches").iterdir())
+        return {(e / "key").read_text(encoding="utf-8"): e / "files" for e in entries}
 
     def __call__(
         self,
@@ -237,6 +310,7 @@ class Act:
             f"actions/checkout@{CHECKOUT_SHA}": self.work / "checkout",
             f"actions/upload-artifact@{UPLOAD_SHA}": self.work / "upload",
             f"actions/download-artifact@{DOWNLOAD_SHA}": self.work / "download",
+            f"actions/cache@{CACHE_SHA}": self.work / "cache",
             "ci-plugins/ci-plugins@v0.1.0": self.work / "ci-plugins",
         }
         for ref, path in local.items():
@@ -248,6 +322,7 @@ class Act:
         variables = {
             "ACT_PROJECT": str(self.project),
             "ACT_ARTIFACTS": str(artifacts),
+            "ACT_CACHE": str(self.work / "caches"),
             **(env or {}),
         }
         for key, value in variables.items():
@@ -296,6 +371,7 @@ def jenkins(
     assert record.exists(), f"the harness wrote no record: {result}"
     document: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
     document["log"] = result.output
+    document["workspace"] = settings["workspace"]
     return document
 
 

@@ -2,7 +2,9 @@
 //   every build:    Train (GPU agent) -> Gate vs the release recorded in baselineEnv (default:
 //                   the first environment; JUnit, reports archived)
 //   other builds:   Render <first env> (--preview of the unpackaged model, with the diff against
-//                   the environment repo archived next to the gate report)
+//                   the environment repo archived next to the gate report); on a change request
+//                   (CHANGE_ID) with forgeCredentialsId: gate table + train report (trial table)
+//                   + render diff as one merge/pull request note, updated in place
 //   default branch: Package (OCI artifact @sha256) -> Deploy <first env> (render, promote, verify)
 //                   under lock('env-<name>'),
 //                   then for each next environment: input (outside any executor) where asked,
@@ -17,6 +19,7 @@ def call(Map cfg = [:]) {
     String projectDir = cfg.projectDir ?: '.'
     boolean deploy = cfg.deploy == null ? env.BRANCH_NAME == (cfg.defaultBranch ?: 'main') : cfg.deploy
     int ordinal = 0
+    String trainReport = "${cfg.outputDir ?: 'train-output'}/train-report.md"
 
     timeout(time: cfg.timeoutMinutes ?: 240, unit: 'MINUTES') {
         stage('Train') {
@@ -26,7 +29,7 @@ def call(Map cfg = [:]) {
                     ciPluginsTrain(cfg)
                     stash(name: 'train-output', includes: "${projectDir}/train-output/**")
                 } finally {
-                    archiveArtifacts(artifacts: "${projectDir}/train-output/*.json",
+                    archiveArtifacts(artifacts: "${projectDir}/train-output/*.json,${projectDir}/train-output/*.md",
                         allowEmptyArchive: true, fingerprint: true)
                 }
             }
@@ -41,6 +44,9 @@ def call(Map cfg = [:]) {
                     junit(testResults: "${projectDir}/gate-report/*.xml", allowEmptyResults: true)
                     archiveArtifacts(artifacts: "${projectDir}/gate-report/**",
                         allowEmptyArchive: true, fingerprint: true)
+                    stash(name: 'gate-report', includes: "${projectDir}/gate-report/**", allowEmpty: true)
+                    // Passed or not, the change request sees the gate table and the trial table.
+                    commentOnChange(cfg, ['gate-report/gate-report.md', trainReport])
                 }
             }
         }
@@ -56,6 +62,9 @@ def call(Map cfg = [:]) {
                         archiveArtifacts(artifacts: "${projectDir}/rendered/${environments[0]}/render-diff.md",
                             allowEmptyArchive: true)
                     }
+                    unstash 'gate-report'
+                    commentOnChange(cfg, ['gate-report/gate-report.md', trainReport,
+                        "rendered/${environments[0]}/render-diff.md"])
                 }
             }
             return
@@ -89,6 +98,21 @@ def call(Map cfg = [:]) {
                 }
             }
         }
+    }
+}
+
+// The reports as one note on the change request of this build (CHANGE_ID), updated in place;
+// a failing comment (forge down, token refused) marks the stage unstable, never the build.
+void commentOnChange(Map cfg, List<String> bodyFiles) {
+    if (!env.CHANGE_ID) {
+        return
+    }
+    if (!cfg.forgeCredentialsId) {
+        echo 'ci-plugins: no forgeCredentialsId, so no merge/pull request note'
+        return
+    }
+    catchError(buildResult: 'SUCCESS', stageResult: 'UNSTABLE') {
+        ciPluginsComment(cfg + [bodyFiles: bodyFiles])
     }
 }
 

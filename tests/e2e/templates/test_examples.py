@@ -103,6 +103,7 @@ def test_jenkins_snippet_runs_the_pipeline_steps(tmp_path: Path) -> None:
     credentials = {
         "env-repo-token": {"username": "bot", "password": "t"},
         "registry": {"username": "bot", "password": "r"},
+        "forge-token": {"secret": "f"},
         **{f"kubeconfig-{env}": {"file": "apiVersion: v1"} for env in ("dev", "staging", "prod")},
     }
     record = jenkins(

@@ -43,6 +43,7 @@ class Flows:
     comments: list[str]
     dispatch: Run
     synced_staging: list[str]
+    pr_caches: dict[str, list[str]]  # key -> the saved files (relative), after the pull request
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +77,10 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Flows:
         )
         comments = [c["body"] for c in forge.github_comments("acme/digits", number)]
     pr_artifacts = sorted(p.name for p in (act.work / "artifacts").iterdir())
+    pr_caches = {
+        key: sorted(str(f.relative_to(files)) for f in files.rglob("*") if f.is_file())
+        for key, files in act.caches().items()
+    }
     namespaces = {"dev": "ml-dev", "staging": "ml-staging"}
     try:
         with emulated_cluster(root, env_repo, namespaces=namespaces) as (kubeconfig, argo):
@@ -86,8 +91,12 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Flows:
             synced_staging = list(argo.synced["staging"])
     finally:
         registry.stop()
-    assert pr_artifacts == ["gate-report", "rendered-dev", "train-output"], str(pull_request)
-    return Flows(act, env_repo, pull_request, push, synced, comments, dispatch, synced_staging)
+    assert pr_artifacts == ["gate-report", "rendered-dev", "train-output", "train-report"], str(
+        pull_request
+    )
+    return Flows(
+        act, env_repo, pull_request, push, synced, comments, dispatch, synced_staging, pr_caches
+    )
 
 
 def succeeded(output: str) -> set[str]:
@@ -139,6 +148,27 @@ def test_pull_request_gets_one_comment_with_the_gate_table(flows: Flows) -> None
     assert "digits in dev: changes to the rendered manifests" in comment
     assert "**Objects added**" in comment
     assert TOKEN not in flows.pull_request.output
+
+
+def test_pull_request_comment_carries_the_train_report_with_the_trial_table(flows: Flows) -> None:
+    (comment,) = flows.comments
+    assert "## ci-plugins train: digits" in comment
+    assert "### Hyper-parameter search" in comment  # examples/digits has train.tune
+    assert "| rank | trial |" in comment
+    assert "| val_accuracy | status | time |" in comment
+    assert comment.index("ci-plugins gate") < comment.index("Hyper-parameter search")
+
+
+def test_train_keeps_the_search_state_in_the_actions_cache_per_branch(flows: Flows) -> None:
+    # Saved by actions/cache/save (if: always()) from --tune-dir, keyed by the PR's branch.
+    (key,) = flows.pr_caches
+    assert key.startswith("ci-plugins-tune:examples/digits:feature:")
+    assert any(f.endswith("/ci-plugins-search.json") for f in flows.pr_caches[key])
+    # The push on main restores nothing of the branch's (another key) and saves its own.
+    assert "Cache not found for input keys: ci-plugins-tune:examples/digits:main:" in (
+        flows.push.output
+    )
+    assert "Cache saved with key: ci-plugins-tune:examples/digits:main:" in flows.push.output
 
 
 def test_dispatch_promotes_dev_to_staging_and_verifies_it(flows: Flows) -> None:

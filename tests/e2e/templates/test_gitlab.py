@@ -148,3 +148,21 @@ def test_merge_request_gets_one_note_with_the_gate_table(pipelines: Pipelines) -
     assert "digits in dev: changes to the rendered manifests" in note
     assert "**Objects added**" in note
     assert TOKEN not in pipelines.mr.output
+
+
+def test_merge_request_note_carries_the_train_report_with_the_trial_table(
+    pipelines: Pipelines,
+) -> None:
+    (note,) = pipelines.notes
+    assert "## ci-plugins train: digits" in note
+    assert "### Hyper-parameter search" in note  # examples/digits has train.tune
+    assert "| rank | trial |" in note
+    assert note.index("ci-plugins gate") < note.index("Hyper-parameter search")
+    assert note.index("Hyper-parameter search") < note.index("changes to the rendered manifests")
+
+
+def test_train_searches_in_the_cached_tune_dir(pipelines: Pipelines) -> None:
+    # CI_PLUGINS_TUNE_DIR (--tune-dir) is the directory the job's cache: keeps (when: always).
+    state = pipelines.project / "examples/digits/.ci-plugins-tune"
+    assert list(state.glob("*/ci-plugins-search.json")), sorted(state.rglob("*"))
+    assert not (pipelines.artifact("train", "examples/digits/train-output/tuning")).exists()

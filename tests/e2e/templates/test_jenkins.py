@@ -115,3 +115,10 @@ def test_prod_waits_for_its_approver_and_a_decline_promotes_nothing(build: Build
     assert build.record["error"] == "Aborted by ml-leads"
     files = remote_log(build.env_repo, fmt="%s")
     assert not any(subject.endswith(" to prod") for subject in files)
+
+
+def test_train_searched_in_the_tune_dir_beside_the_workspace(build: Build) -> None:
+    # ciPluginsTrain's default tuneDir (--tune-dir): outside the workspace, kept by cleanWs().
+    state = Path(f"{build.project}@ci-plugins-tune") / "examples/digits"
+    assert list(state.glob("*/ci-plugins-search.json")), build.record["log"][-3000:]
+    assert not (build.project / "examples/digits/train-output/tuning").exists()

@@ -231,6 +231,7 @@ def test_jenkins_snippet_runs_the_loop_on_a_fresh_wine_project(
         credentials = {
             "env-repo-token": {"username": "bot", "password": "not-needed-for-file-urls"},
             "registry": {"username": "bot", "password": "not-needed-for-this-registry"},
+            "forge-token": {"secret": TOKEN},
             **{f"kubeconfig-{env}": kube for env in ("dev", "staging", "prod")},
         }
         main = jenkins(
@@ -265,14 +266,23 @@ def test_jenkins_snippet_runs_the_loop_on_a_fresh_wine_project(
     assert synced["staging"][-1] == head
     assert not any(s.endswith(" to prod") for s in remote_log(env_repo, fmt="%s"))
 
-    change = jenkins(
-        tmp_path / "change",
-        project / "Jenkinsfile",
-        workspace=project,
-        execute=True,
-        env={"BRANCH_NAME": "PR-3", "CHANGE_ID": "3"},
-        credentials=credentials,
-    )
+    with ForgeServer(token=TOKEN) as forge:
+        forge.add_gitlab_project("ml/wine")
+        iid = forge.open_gitlab_mr("ml/wine", source_branch="better-model")
+        change = jenkins(
+            tmp_path / "change",
+            project / "Jenkinsfile",
+            workspace=project,
+            execute=True,
+            # A multibranch build of a GitLab merge request (GitLab Branch Source).
+            env={
+                "BRANCH_NAME": f"MR-{iid}",
+                "CHANGE_ID": str(iid),
+                "CHANGE_URL": f"{forge.url}/ml/wine/-/merge_requests/{iid}",
+            },
+            credentials=credentials,
+        )
+        notes = [note["body"] for note in forge.gitlab_notes("ml/wine", iid)]
     assert change["result"] == "SUCCESS", change["log"][-5000:]
     scripts = [
         (c["args"]["script"], c["context"]["stage"])
@@ -282,8 +292,16 @@ def test_jenkins_snippet_runs_the_loop_on_a_fresh_wine_project(
     assert scripts == [
         ("ci-plugins train", "Train"),
         ("ci-plugins gate", "Gate"),
+        ("ci-plugins comment", "Gate"),
         ("ci-plugins render", "Render dev"),
+        ("ci-plugins comment", "Render dev"),
     ]
+    (note,) = notes  # one note, updated in place with the render diff
+    assert note.startswith("<!-- ci-plugins:report -->")
+    assert "ci-plugins gate passed" in note
+    assert "## ci-plugins train: wine" in note
+    assert "wine in dev: changes to the rendered manifests" in note
+    assert TOKEN not in change["log"]
     report = (project / "gate-report" / "gate-report.md").read_text(encoding="utf-8")
     assert f"Baseline: release {release['model']['version']} recorded in dev" in report
     diff = (project / "rendered" / "dev" / "render-diff.md").read_text(encoding="utf-8")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from tests.support.cli import CliRunner
+from tests.support.envrepo import remote_log
 from tests.support.promote import promote_args, write_config, write_release_inputs
 
 GATE = {"baseline": {"accuracy": {"max_drop": 0.01}}}
@@ -77,3 +78,36 @@ def test_gate_env_baseline_from_an_unreachable_repo_is_exit_3(
     write_config(tmp_path, "http://127.0.0.1:9/env.git", extra={"gate": GATE})
     result = cli("gate", "--metrics", _metrics(tmp_path, 0.9), "--env", "staging")
     assert result.exit_code == 3
+
+
+def test_gate_baseline_first_env_compares_with_the_configs_first_environment(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    # The pipeline templates pass --baseline-first-env: no environment name is hard-coded.
+    environments = {"qa": {"namespace": "ml-qa"}, "staging": {"namespace": "ml-staging"}}
+    write_config(tmp_path, str(env_repo), extra={"gate": GATE, "environments": environments})
+    manifest, rendered = write_release_inputs(tmp_path, env="qa", metrics={"accuracy": 0.95})
+    promoted = cli(*promote_args("qa", manifest, rendered, json=False))
+    assert promoted.exit_code == 0, promoted.stderr
+
+    worse = cli("gate", "--metrics", _metrics(tmp_path, 0.90), "--baseline-first-env", "--json")
+    assert worse.exit_code == 1, worse.stderr
+    assert "recorded in qa" in worse.json["baseline"]
+    # An explicit --env still wins over the default.
+    explicit = cli(
+        "gate", "--metrics", _metrics(tmp_path, 0.90), "--baseline-first-env", "--env", "staging"
+    )
+    assert explicit.exit_code == 0, explicit.stderr
+    assert "staging has no release of digits yet" in explicit.stderr + explicit.stdout
+
+
+def test_gate_baseline_first_env_without_environments_is_exit_2(
+    tmp_path: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    write_config(tmp_path, str(env_repo), extra={"gate": GATE, "environments": {}})
+    before = remote_log(env_repo)
+    result = cli("gate", "--metrics", _metrics(tmp_path, 0.9), "--baseline-first-env")
+    assert result.exit_code == 2
+    assert "--baseline-first-env" in result.stderr
+    assert "defines no environments" in result.stderr
+    assert remote_log(env_repo) == before

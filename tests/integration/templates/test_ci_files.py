@@ -267,7 +267,32 @@ def test_default_branch_packages_after_the_gate_and_deploys_the_packaged_model(
 
 
 def test_the_gate_compares_with_the_first_environment_by_default(merged: dict[str, Any]) -> None:
-    assert merged["gate"]["variables"]["CI_PLUGINS_ENV"] == "dev"
+    # No hard-coded name: the CLI takes the first environment of ci-plugins.yaml (#17).
+    variables = merged["gate"]["variables"]
+    assert variables["CI_PLUGINS_ENV"] in ("", None)
+    assert variables["CI_PLUGINS_BASELINE_FIRST_ENV"] == "true"
+
+
+def test_train_caches_the_search_state_per_branch_even_when_the_job_fails(
+    merged: dict[str, Any],
+) -> None:
+    train = merged["train"]
+    assert train["variables"]["CI_PLUGINS_TUNE_DIR"] == ".ci-plugins-tune"  # --tune-dir
+    assert train["variables"]["CI_PLUGINS_TUNE_LOCK"] in ("", None)  # no lock by default
+    (cache,) = train["cache"] if isinstance(train["cache"], list) else [train["cache"]]
+    assert cache["key"] == "ci-plugins-tune-$CI_COMMIT_REF_SLUG"
+    assert cache["paths"] == ["examples/digits/.ci-plugins-tune/"]
+    assert cache["when"] == "always"
+
+
+def test_the_merge_request_note_carries_the_train_report(merged: dict[str, Any]) -> None:
+    comment = merged["comment"]
+    assert "train" in [need["job"] if isinstance(need, dict) else need for need in comment["needs"]]
+    assert comment["variables"]["CI_PLUGINS_BODY_FILE"].split(",") == [
+        "gate-report/gate-report.md",
+        "train-output/train-report.md",
+        "rendered/dev/render-diff.md",
+    ]
 
 
 def test_gpu_training_installs_tensorflow_with_cuda_by_default() -> None:

@@ -117,3 +117,37 @@ def test_an_environment_value_of_the_wrong_type_is_a_usage_error(cli: CliRunner)
     assert (
         "CI_PLUGINS_CHANGE_REQUEST='abc' is not a valid value for --change-request" in result.stderr
     )
+
+
+def test_a_jenkins_change_request_build_comments_on_the_merge_request_of_change_url(
+    tmp_path: Path, cli: CliRunner, forge: ForgeServer
+) -> None:
+    # Jenkins multibranch (GitLab Branch Source) sets CHANGE_ID and CHANGE_URL; ciPluginsComment
+    # binds the forge token credential to CI_PLUGINS_GITLAB_TOKEN.
+    iid = forge.open_gitlab_mr(PROJECT, source_branch="better-model")
+    report = write_text(tmp_path / "train-report.md", "### Hyper-parameter search\n")
+    env = {
+        "CHANGE_ID": str(iid),
+        "CHANGE_URL": f"{forge.url}/{PROJECT}/-/merge_requests/{iid}",
+        "CI_PLUGINS_GITLAB_TOKEN": TOKEN,
+    }
+    for _ in range(2):  # updated in place
+        result = cli("comment", "--body-file", report, env=env)
+        assert result.exit_code == 0, result.stderr
+    notes = forge.gitlab_notes(PROJECT, iid)
+    assert [note["body"] for note in notes] == [
+        "<!-- ci-plugins:report -->\n### Hyper-parameter search"
+    ]
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_a_jenkins_build_without_the_forge_token_names_the_variable(
+    tmp_path: Path, cli: CliRunner, forge: ForgeServer
+) -> None:
+    iid = forge.open_gitlab_mr(PROJECT, source_branch="better-model")
+    report = write_text(tmp_path / "r.md", "x")
+    env = {"CHANGE_ID": str(iid), "CHANGE_URL": f"{forge.url}/{PROJECT}/-/merge_requests/{iid}"}
+    result = cli("comment", "--body-file", report, env=env)
+    assert result.exit_code == 2
+    assert "CI_PLUGINS_GITLAB_TOKEN" in result.stderr
+    assert forge.writes() == []
