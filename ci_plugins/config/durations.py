@@ -8,6 +8,7 @@ or overflowing a sleep (#17).
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 
@@ -41,3 +42,11 @@ def parse_duration(value: object) -> float:
             f"{value!r} is longer than the longest duration accepted ({MAX_SECONDS:.0f}s, 7d)"
         )
     return seconds
+
+
+def duration_argument(text: str) -> float:
+    """argparse type of a duration flag (`--timeout`): this grammar; a usage error if bad."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -481,7 +481,7 @@ class EnvRepoConfig(Section):
 
 
 class RolloutConfig(Section):
-    """How a release reaches an environment's traffic (docs/analysis.md)."""
+    """How a release reaches an environment's traffic (docs/rollout.md)."""
 
     strategy: Literal["replace", "canary"] = Field(
         default="replace",
@@ -490,8 +490,9 @@ class RolloutConfig(Section):
     )
     traffic: Literal["replicas", "gateway-api", "istio"] = Field(
         default="replicas",
-        description="how a step's weight is applied: replica ratio, an HTTPRoute "
-        "backendRefs weight, or an Istio VirtualService weight",
+        description="how a step's weight is applied: replicas (the candidate's share of "
+        "replicaCount; built). gateway-api (HTTPRoute backendRefs weights) and istio "
+        "(VirtualService weights) are reserved: promote refuses them, the chart renders neither",
     )
     steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(
         default_factory=lambda: [10, 50, 100],
@@ -801,7 +802,7 @@ class LoadConfig(Section):
 
 
 class AnalysisConfig(Section):
-    """Live analysis of a track: `ci-plugins analyze` and canary steps (docs/analysis.md)."""
+    """Live analysis of a track: `ci-plugins analyze` and canary steps (docs/rollout.md)."""
 
     prometheus: str | None = Field(
         default=None, description="Prometheus URL (CI_PLUGINS_PROMETHEUS overrides)"

@@ -23,6 +23,7 @@ from ci_plugins import ci_system
 from ci_plugins.analysis import evaluate, queries, report
 from ci_plugins.analysis.evaluate import Analysis
 from ci_plugins.analysis.golden import read_golden_requests
+from ci_plugins.config.durations import duration_argument
 from ci_plugins.config.models import AnalysisConfig, Config
 from ci_plugins.envrepo.checkout import app_path, checkout
 from ci_plugins.envrepo.publish import Change, push_change
@@ -260,18 +261,6 @@ def _result(options: Options, plan: _Plan, canary: Canary, outcome: drive.Outcom
     return StepResult.failed(message, data=data, outputs=outputs, summary=summary)
 
 
-def _duration(text: str) -> float:
-    """argparse type of --timeout: the config's duration grammar."""
-    import argparse
-
-    from ci_plugins.config.durations import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def arguments(p: Flags) -> None:
     """The command's flags (each also read from CI_PLUGINS_<FLAG>)."""
     p.flag("--env", metavar="ENV", required=True, help="environment whose canary to drive")
@@ -280,7 +269,7 @@ def arguments(p: Flags) -> None:
     p.flag("--prometheus", metavar="URL", help="Prometheus (default: analysis.prometheus)")
     p.flag(
         "--timeout",
-        type=_duration,
+        type=duration_argument,
         metavar="SECONDS",
         help="per step: give up waiting for sync and health after this long "
         "(default: verify.timeout)",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ci_plugins.config.durations import duration_argument
 from ci_plugins.config.models import VerifyConfig
 from ci_plugins.envrepo import checkout, rollback
 from ci_plugins.envrepo.target import env_repo_url, target_of
@@ -154,18 +155,6 @@ def _rollback(ctx: StepContext, committed: Committed) -> list[dict[str, object]]
         (ctx.out.info if result.ok else ctx.out.error)(f"rollback: {result.message}")
         results.append({"app": app, "ok": result.ok, "message": result.message, **result.as_json()})
     return results
-
-
-def duration_argument(text: str) -> float:
-    """argparse type of --timeout: the config's duration grammar (finite, at most 7d)."""
-    import argparse
-
-    from ci_plugins.config.durations import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def arguments(p: Flags) -> None:
