@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,27 @@ def run_cli(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> 
 
 def epoch_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("epoch ")]
+
+
+def start_train(config: Path, out: Path, *flags: str | Path) -> subprocess.Popen[str]:
+    """`ci-plugins train` in the background, its stderr readable line by line."""
+    argv = [sys.executable, "-m", "ci_plugins", "train", "--config", str(config)]
+    argv += ["--output-dir", str(out), *map(str, flags)]
+    return subprocess.Popen(
+        argv, cwd=config.parent, env=clean_env(), stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_line(proc: subprocess.Popen[str], prefix: str, *, timeout: float) -> list[str]:
+    """The stderr lines up to the first that starts with prefix (AssertionError if none)."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line.rstrip("\n"))
+        if line.startswith(prefix):
+            return seen
+    raise AssertionError(f"no line starting {prefix!r} in:\n" + "\n".join(seen))

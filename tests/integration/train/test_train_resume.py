@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ci_plugins.training.checkpoint import STATE_FILE, WEIGHTS_FILE
-from tests.support.cli import clean_env
-from tests.support.training import TINY_MODEL, epoch_lines, run_cli, write_project
+from tests.support.training import (
+    TINY_MODEL,
+    epoch_lines,
+    run_cli,
+    start_train,
+    wait_for_line,
+    write_project,
+)
 
 # Slow epochs (a user callback sleeps), so that SIGTERM lands while training runs.
 NAP = "keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: __import__('time').sleep(0.3))"
@@ -23,40 +26,13 @@ SLOW_MODEL = TINY_MODEL.replace(
 )
 
 
-def start_training(config: Path, out: Path, checkpoints: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            *(sys.executable, "-m", "ci_plugins", "train", "--config", str(config)),
-            *("--output-dir", str(out), "--checkpoint-dir", str(checkpoints)),
-        ],
-        cwd=config.parent,
-        env=clean_env(),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for_line(proc: subprocess.Popen[str], prefix: str, *, timeout: float) -> list[str]:
-    assert proc.stderr is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen.append(line.rstrip("\n"))
-        if line.startswith(prefix):
-            return seen
-    raise AssertionError(f"no line starting {prefix!r} in:\n" + "\n".join(seen))
-
-
 @pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_the_next_run_resumes(tmp_path: Path) -> None:
     assert "callbacks=[nap]" in SLOW_MODEL
     config = write_project(tmp_path / "p", model=SLOW_MODEL, epochs=40)
     out, checkpoints = tmp_path / "out", tmp_path / "ckpt"
 
-    proc = start_training(config, out, checkpoints)
+    proc = start_train(config, out, "--checkpoint-dir", checkpoints)
     before = wait_for_line(proc, "epoch  3/40", timeout=300)
     proc.send_signal(signal.SIGTERM)
     _, rest = proc.communicate(timeout=120)

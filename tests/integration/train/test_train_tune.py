@@ -10,8 +10,6 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import CliResult, clean_env
-from tests.support.training import TINY_MODEL, run_cli, write_project
+from tests.support.cli import CliResult
+from tests.support.training import TINY_MODEL, run_cli, start_train, wait_for_line, write_project
 
 SPACE = {
     "learning_rate": {"type": "float", "min": 0.005, "max": 0.05, "sampling": "log"},
@@ -227,20 +225,6 @@ def training() -> Iterator[list[subprocess.Popen[str]]]:
             proc.wait(timeout=30)
 
 
-def wait_for(proc: subprocess.Popen[str], prefix: str, *, timeout: float) -> list[str]:
-    assert proc.stderr is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen.append(line.rstrip("\n"))
-        if line.startswith(prefix):
-            return seen
-    raise AssertionError(f"no line starting {prefix!r} in:\n" + "\n".join(seen))
-
-
 @pytest.mark.slow
 def test_sigterm_mid_search_then_rerun_continues_without_repeating_a_trial(
     tmp_path: Path, training: list[subprocess.Popen[str]]
@@ -249,13 +233,9 @@ def test_sigterm_mid_search_then_rerun_continues_without_repeating_a_trial(
     tune = tune_section(max_trials=3, epochs=3, space={"learning_rate": SPACE["learning_rate"]})
     config = write_project(tmp_path / "p", model=SLOW_MODEL, tune=tune)
     out, state = tmp_path / "out", tmp_path / "state"
-    argv = [sys.executable, "-m", "ci_plugins", "train", "--config", str(config)]
-    argv += ["--output-dir", str(out), "--tune-dir", str(state)]
-    proc = subprocess.Popen(
-        argv, cwd=config.parent, env=clean_env(), stderr=subprocess.PIPE, text=True
-    )
+    proc = start_train(config, out, "--tune-dir", state)
     training.append(proc)
-    first = wait_for(proc, "trial 0 done", timeout=300)
+    first = wait_for_line(proc, "trial 0 done", timeout=300)
     proc.send_signal(signal.SIGTERM)
     _, rest = proc.communicate(timeout=120)
     assert proc.returncode == 130, rest
