@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,8 @@ def watch_until_done(
     """Poll the Job, stream the chief's log, report pending workers; the final verdict."""
     now = clock.time()
     kube.deadline = now + cfg.time_budget + 60  # transient API errors are retried this long
-    state = Watch(started=now, last_progress=now)
+    started = now - watching.running_for(kube.get(job_ref(run, cfg)), wall=time.time())
+    state = Watch(started=started, last_progress=now)
     policy = Policy(unschedulable_grace=min(120.0, cfg.no_progress_timeout))
     while True:
         now = clock.time()
@@ -140,9 +142,7 @@ def watch_until_done(
                 "(train.kubernetes.no_progress_timeout)",
             )
         if now - state.started > cfg.time_budget:
-            return watching.Verdict(
-                "failed", "TimeBudget", f"training ran past {cfg.time_budget:.0f}s (time_budget)"
-            )
+            return watching.over_budget(cfg.time_budget)
         if now - state.last_report >= REPORT_EVERY and verdict.pending:
             state.last_report = now
             out.info("pending: " + "; ".join(verdict.pending))

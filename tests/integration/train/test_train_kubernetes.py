@@ -184,6 +184,31 @@ def test_a_worker_that_cannot_run_fails_fast_and_leaves_no_job(
     assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
 
 
+def test_a_job_that_outlives_its_time_budget_fails_and_leaves_no_job(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    # workers wait for a GPU node that never comes, for longer than the budget: the
+    # budget counts from the Job's start, pending included (no TensorFlow runs here)
+    cluster.configure(
+        resources={"nvidia.com/gpu": 1},
+        pod_annotations={"ci-plugins.dev/simulate": "unschedulable-gpu"},
+        time_budget="6s",
+        no_progress_timeout="10m",  # the unschedulable grace is longer than the budget
+    )
+    started = time.monotonic()
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 3, result.stderr
+    assert (
+        f"training Job {NAMESPACE}/{JOB} failed: TimeBudget: training ran past 6s "
+        "(train.kubernetes.time_budget)"
+    ) in result.stderr
+    assert "pending: worker 0" in result.stderr  # what it was doing when the budget ran out
+    assert time.monotonic() - started < 40
+    assert f"deleted Job {NAMESPACE}/{JOB} and its Service" in result.stderr
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+    assert not (tmp_path / "out" / "model").exists()
+
+
 def test_sigterm_deletes_the_job_and_exits_130(tmp_path: Path, cluster: Cluster) -> None:
     cluster.configure(
         resources={"nvidia.com/gpu": 1},
