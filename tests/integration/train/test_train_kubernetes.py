@@ -307,7 +307,8 @@ def test_a_chief_that_goes_silent_fails_after_the_no_progress_timeout(
     model = cluster.project / "model.py"
     hang = "\nimport time\n\ntime.sleep(600)  # stuck reading data: no epoch ever ends\n"
     model.write_text(model.read_text(encoding="utf-8") + hang, encoding="utf-8")
-    cluster.configure(no_progress_timeout="30s")  # TensorFlow alone takes ~10s to import here
+    # one worker: the silence is the chief's, and one TensorFlow process is cheaper than two
+    cluster.configure(workers=1, no_progress_timeout="30s")  # TF alone imports in ~10s here
     result = train(cli, cluster, tmp_path / "out")
     assert result.exit_code == 3, result.stderr
     assert "[worker 0] strategy: multi_worker" in result.stderr  # it did start
@@ -315,7 +316,9 @@ def test_a_chief_that_goes_silent_fails_after_the_no_progress_timeout(
         f"training Job {NAMESPACE}/{JOB} failed: NoProgress: the chief logged nothing for 30s "
         "(train.kubernetes.no_progress_timeout)"
     ) in result.stderr
+    assert f"deleted Job {NAMESPACE}/{JOB} and its Service" in result.stderr
     assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+    assert not (tmp_path / "out" / "model").exists()
 
 
 @pytest.mark.slow
