@@ -158,22 +158,30 @@ def test_a_worker_asking_for_a_gpu_no_node_has_fails_naming_the_resource(
 
 
 @pytest.mark.parametrize(
-    ("setting", "expected"),
+    ("setting", "expected", "evidence"),
     [
         pytest.param(
             {"image": "registry.example.test/ml/digits-trian@sha256:" + "c" * 64},
             "ImageNotFound: pod digits-train-feedc0de-0-",
+            "  container worker: state waiting (ImagePullBackOff), restarts 0\n"
+            '  event Normal Pulling: Pulling image "registry.example.test/ml/digits-trian@',
             id="image-cannot-be-pulled",
         ),
         pytest.param(
             {"pod_annotations": {"ci-plugins.dev/simulate": "oom"}},  # the emulator kills it
             "OOMKilled: worker ",
+            "  container worker: state terminated (OOMKilled), restarts 0",
             id="oom-killed",
         ),
     ],
 )
 def test_a_worker_that_cannot_run_fails_fast_and_leaves_no_job(
-    tmp_path: Path, cli: CliRunner, cluster: Cluster, setting: dict[str, Any], expected: str
+    tmp_path: Path,
+    cli: CliRunner,
+    cluster: Cluster,
+    setting: dict[str, Any],
+    expected: str,
+    evidence: str,
 ) -> None:
     cluster.configure(**setting)
     started = time.monotonic()
@@ -181,6 +189,7 @@ def test_a_worker_that_cannot_run_fails_fast_and_leaves_no_job(
     assert result.exit_code == 3, result.stderr
     assert f"training Job {NAMESPACE}/{JOB} failed: {expected}" in result.stderr
     assert time.monotonic() - started < 60  # not the time budget, not the back-off limit
+    assert evidence in result.stderr  # verify's evidence for the pod, before the verdict
     assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
 
 
@@ -203,6 +212,10 @@ def test_a_job_that_outlives_its_time_budget_fails_and_leaves_no_job(
         "(train.kubernetes.time_budget)"
     ) in result.stderr
     assert "pending: worker 0" in result.stderr  # what it was doing when the budget ran out
+    # verify's evidence for the chief: why it is still pending
+    assert (
+        "  event Warning FailedScheduling: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+    ) in result.stderr
     assert time.monotonic() - started < 40
     assert f"deleted Job {NAMESPACE}/{JOB} and its Service" in result.stderr
     assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
