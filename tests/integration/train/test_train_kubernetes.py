@@ -314,6 +314,30 @@ def test_a_crashing_worker_fails_the_run_with_its_exit_code_and_leaves_no_job(
 
 
 @pytest.mark.slow
+def test_plain_model_fit_on_two_workers_fails_before_training_naming_the_keras_issue(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    model = cluster.project / "model.py"
+    source = model.read_text(encoding="utf-8")
+    custom_loop = (
+        "fit=(lambda m, run: distributed_fit(m, run, strategy)) if multi_worker else None,"
+    )
+    assert custom_loop in source
+    model.write_text(source.replace(custom_loop, "fit=None,"), encoding="utf-8")
+    cluster.configure()
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 2, result.stderr  # bad input: the Job never retries it
+    assert "WorkerFailed: worker " in result.stderr
+    assert "exited with code 2, which is never retried" in result.stderr
+    # the worker's own message, in its log tail
+    assert "TrainSpec has no fit= and 2 workers train together" in result.stderr
+    assert "https://github.com/keras-team/keras/issues/20585" in result.stderr
+    assert "epoch 1/" not in result.stderr.lower()  # it stopped before any training step
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+    assert not (tmp_path / "out" / "model").exists()
+
+
+@pytest.mark.slow
 def test_a_chief_that_goes_silent_fails_after_the_no_progress_timeout(
     tmp_path: Path, cli: CliRunner, cluster: Cluster
 ) -> None:
