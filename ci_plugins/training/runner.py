@@ -22,6 +22,7 @@ from ci_plugins.step import Clock
 from ci_plugins.training import devices
 from ci_plugins.training.checkpoint import Checkpoints
 from ci_plugins.training.entrypoint import HINT, call_function, load_function
+from ci_plugins.training.kubernetes import keras_fit
 from ci_plugins.training.spec import FitRun, TrainSpec
 from ci_plugins.training.trials import SearchRecord
 
@@ -97,6 +98,9 @@ def train(settings: Settings, *, out: Output, clock: Clock) -> Outcome:
                 function, params, entrypoint=settings.entrypoint, project=settings.project
             )
             _check_spec(spec, keras, tf, settings.entrypoint)
+        keras_fit.check_fit(  # keras-team/keras#20585
+            choice, custom_fit=spec.fit is not None, custom_evaluate=spec.evaluate is not None
+        )
         checked: TrainSpec = spec
         return checked
 

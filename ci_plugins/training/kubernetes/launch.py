@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from ci_plugins.output import Output
 from ci_plugins.step import Clock
 from ci_plugins.training.kubernetes import render, watching
 from ci_plugins.training.kubernetes.worker import BUNDLE_TITLE
-from ci_plugins.verify.readiness.model import ObjectRef, Timers
+from ci_plugins.verify.evidence import gather_evidence
+from ci_plugins.verify.readiness.evaluate import Checked
+from ci_plugins.verify.readiness.model import ObjectRef, Result, Status, Timers, get
 from ci_plugins.verify.readiness.pods import pod_name
 from ci_plugins.verify.readiness.policy import Policy
 
@@ -44,6 +47,7 @@ class Watch:
     shown: dict[str, int] = field(default_factory=dict)
     last_report: float = 0.0
     timers: Timers = field(default_factory=Timers)
+    chief: str | None = None  # the pod a time-out is about
 
 
 def connect(cfg: KubernetesTrainConfig, *, clock: Clock) -> kube_api.Kube:
@@ -124,7 +128,8 @@ def watch_until_done(
     """Poll the Job, stream the chief's log, report pending workers; the final verdict."""
     now = clock.time()
     kube.deadline = now + cfg.time_budget + 60  # transient API errors are retried this long
-    state = Watch(started=now, last_progress=now)
+    started = now - watching.running_for(kube.get(job_ref(run, cfg)), wall=time.time())
+    state = Watch(started=started, last_progress=now)
     policy = Policy(unschedulable_grace=min(120.0, cfg.no_progress_timeout))
     while True:
         now = clock.time()
@@ -138,11 +143,10 @@ def watch_until_done(
                 "NoProgress",
                 f"the chief logged nothing for {cfg.no_progress_timeout:.0f}s "
                 "(train.kubernetes.no_progress_timeout)",
+                pod=state.chief,
             )
         if now - state.started > cfg.time_budget:
-            return watching.Verdict(
-                "failed", "TimeBudget", f"training ran past {cfg.time_budget:.0f}s (time_budget)"
-            )
+            return replace(watching.over_budget(cfg.time_budget), pod=state.chief)
         if now - state.last_report >= REPORT_EVERY and verdict.pending:
             state.last_report = now
             out.info("pending: " + "; ".join(verdict.pending))
@@ -168,6 +172,7 @@ def _look(
         if involved in names:
             events_for.setdefault(str(involved), []).append(event)
     chief = watching.chief(pods)
+    state.chief = pod_name(chief) if chief is not None else None
     if chief is not None and _stream(kube, cfg, chief, state, out):
         state.last_progress = state.timers.now
     if chief is None or (chief.get("status") or {}).get("phase") != "Running":
@@ -192,12 +197,21 @@ def _stream(
     return bool(new)
 
 
-def evidence(kube: kube_api.Kube, cfg: KubernetesTrainConfig, pod: str | None) -> list[str]:
-    """The last log lines of the pod a failure is about."""
-    if not pod:
+def evidence(
+    kube: kube_api.Kube, cfg: KubernetesTrainConfig, verdict: watching.Verdict
+) -> list[str]:
+    """What verify shows for the pod a failure is about: the pod's own reason, each
+    container's state and last exit code, its events and its log tail."""
+    if not verdict.pod:
         return []
-    tail = kube.pod_log(cfg.namespace, pod, render.CONTAINER, previous=False)
-    return [f"  {line}" for line in tail.splitlines()[-20:]]
+    ref = ObjectRef(api_version="v1", kind="Pod", namespace=cfg.namespace, name=verdict.pod)
+    failed = Result(status=Status.FAILED, reason=verdict.reason, pod=verdict.pod)
+    lines = gather_evidence(kube, [Checked(ref=ref, result=failed)]).get(ref, [])
+    pod = kube.get(ref)
+    said = [str(get(pod, "status", k, default="") or "") for k in ("reason", "message")]
+    if any(said):
+        lines.insert(0, "pod status: " + ": ".join(part for part in said if part))
+    return [f"  {line}" for line in lines]
 
 
 def collect(

@@ -60,7 +60,7 @@ def train_remotely(
             launch.start_or_attach(kube, run, cfg, ctx.out)
             verdict = launch.watch_until_done(kube, run, cfg, out=ctx.out, clock=ctx.clock)
         if verdict.state == "failed":
-            for line in launch.evidence(kube, cfg, verdict.pod):
+            for line in launch.evidence(kube, cfg, verdict):
                 ctx.out.info(line)
             return _failure(f"training Job {cfg.namespace}/{run.name} failed", verdict)
         launch.collect(target, tag=run.name, app=config.app, output=output, swap=swap)

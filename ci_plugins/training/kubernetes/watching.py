@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from ci_plugins.training.kubernetes.render import CONTAINER, NON_RETRYABLE_EXITS
 from ci_plugins.verify.readiness.model import Obj, Timers, get
@@ -70,6 +71,8 @@ def judge(
                 pod=pod_name(pod),
             )
     failed = [c for c in conditions if c.get("type") == "Failed"]
+    if failed and failed[0].get("reason") == "DeadlineExceeded":  # activeDeadlineSeconds
+        return over_budget(float(get(job, "spec", "activeDeadlineSeconds", default=0) or 0))
     if failed:  # after the pods: a worker's own reason says more than BackoffLimitExceeded
         return _job_failed(failed[0], pods)
     live = [p for p in pods if get(p, "status", "phase") not in ("Succeeded", "Failed")]
@@ -82,6 +85,30 @@ def judge(
         if get(p, "status", "phase", default="Pending") == "Pending"
     )
     return Verdict("running", pending=pending)
+
+
+def over_budget(time_budget: float) -> Verdict:
+    """The verdict when the run outlives train.kubernetes.time_budget (ours or the Job's)."""
+    return Verdict(
+        "failed",
+        "TimeBudget",
+        f"training ran past {time_budget:.0f}s (train.kubernetes.time_budget)",
+    )
+
+
+def running_for(job: Obj | None, *, wall: float) -> float:
+    """Seconds since the Job started (status.startTime), 0 for a new or unstarted one.
+
+    A re-run that attaches keeps the Job's own budget instead of starting a fresh one.
+    """
+    stamp = get(job or {}, "status", "startTime") or get(job or {}, "metadata", "creationTimestamp")
+    if not stamp:
+        return 0.0
+    try:
+        started = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return max(0.0, wall - started.timestamp())
 
 
 def _job_failed(condition: Obj, pods: Sequence[Obj]) -> Verdict:

@@ -158,22 +158,30 @@ def test_a_worker_asking_for_a_gpu_no_node_has_fails_naming_the_resource(
 
 
 @pytest.mark.parametrize(
-    ("setting", "expected"),
+    ("setting", "expected", "evidence"),
     [
         pytest.param(
             {"image": "registry.example.test/ml/digits-trian@sha256:" + "c" * 64},
             "ImageNotFound: pod digits-train-feedc0de-0-",
+            "  container worker: state waiting (ImagePullBackOff), restarts 0\n"
+            '  event Normal Pulling: Pulling image "registry.example.test/ml/digits-trian@',
             id="image-cannot-be-pulled",
         ),
         pytest.param(
             {"pod_annotations": {"ci-plugins.dev/simulate": "oom"}},  # the emulator kills it
             "OOMKilled: worker ",
+            "  container worker: state terminated (OOMKilled), restarts 0",
             id="oom-killed",
         ),
     ],
 )
 def test_a_worker_that_cannot_run_fails_fast_and_leaves_no_job(
-    tmp_path: Path, cli: CliRunner, cluster: Cluster, setting: dict[str, Any], expected: str
+    tmp_path: Path,
+    cli: CliRunner,
+    cluster: Cluster,
+    setting: dict[str, Any],
+    expected: str,
+    evidence: str,
 ) -> None:
     cluster.configure(**setting)
     started = time.monotonic()
@@ -181,7 +189,37 @@ def test_a_worker_that_cannot_run_fails_fast_and_leaves_no_job(
     assert result.exit_code == 3, result.stderr
     assert f"training Job {NAMESPACE}/{JOB} failed: {expected}" in result.stderr
     assert time.monotonic() - started < 60  # not the time budget, not the back-off limit
+    assert evidence in result.stderr  # verify's evidence for the pod, before the verdict
     assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+
+
+def test_a_job_that_outlives_its_time_budget_fails_and_leaves_no_job(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    # workers wait for a GPU node that never comes, for longer than the budget: the
+    # budget counts from the Job's start, pending included (no TensorFlow runs here)
+    cluster.configure(
+        resources={"nvidia.com/gpu": 1},
+        pod_annotations={"ci-plugins.dev/simulate": "unschedulable-gpu"},
+        time_budget="6s",
+        no_progress_timeout="10m",  # the unschedulable grace is longer than the budget
+    )
+    started = time.monotonic()
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 3, result.stderr
+    assert (
+        f"training Job {NAMESPACE}/{JOB} failed: TimeBudget: training ran past 6s "
+        "(train.kubernetes.time_budget)"
+    ) in result.stderr
+    assert "pending: worker 0" in result.stderr  # what it was doing when the budget ran out
+    # verify's evidence for the chief: why it is still pending
+    assert (
+        "  event Warning FailedScheduling: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+    ) in result.stderr
+    assert time.monotonic() - started < 40
+    assert f"deleted Job {NAMESPACE}/{JOB} and its Service" in result.stderr
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+    assert not (tmp_path / "out" / "model").exists()
 
 
 def test_sigterm_deletes_the_job_and_exits_130(tmp_path: Path, cluster: Cluster) -> None:
@@ -276,13 +314,38 @@ def test_a_crashing_worker_fails_the_run_with_its_exit_code_and_leaves_no_job(
 
 
 @pytest.mark.slow
+def test_plain_model_fit_on_two_workers_fails_before_training_naming_the_keras_issue(
+    tmp_path: Path, cli: CliRunner, cluster: Cluster
+) -> None:
+    model = cluster.project / "model.py"
+    source = model.read_text(encoding="utf-8")
+    custom_loop = (
+        "fit=(lambda m, run: distributed_fit(m, run, strategy)) if multi_worker else None,"
+    )
+    assert custom_loop in source
+    model.write_text(source.replace(custom_loop, "fit=None,"), encoding="utf-8")
+    cluster.configure()
+    result = train(cli, cluster, tmp_path / "out")
+    assert result.exit_code == 2, result.stderr  # bad input: the Job never retries it
+    assert "WorkerFailed: worker " in result.stderr
+    assert "exited with code 2, which is never retried" in result.stderr
+    # the worker's own message, in its log tail
+    assert "TrainSpec has no fit= and 2 workers train together" in result.stderr
+    assert "https://github.com/keras-team/keras/issues/20585" in result.stderr
+    assert "epoch 1/" not in result.stderr.lower()  # it stopped before any training step
+    assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+    assert not (tmp_path / "out" / "model").exists()
+
+
+@pytest.mark.slow
 def test_a_chief_that_goes_silent_fails_after_the_no_progress_timeout(
     tmp_path: Path, cli: CliRunner, cluster: Cluster
 ) -> None:
     model = cluster.project / "model.py"
     hang = "\nimport time\n\ntime.sleep(600)  # stuck reading data: no epoch ever ends\n"
     model.write_text(model.read_text(encoding="utf-8") + hang, encoding="utf-8")
-    cluster.configure(no_progress_timeout="30s")  # TensorFlow alone takes ~10s to import here
+    # one worker: the silence is the chief's, and one TensorFlow process is cheaper than two
+    cluster.configure(workers=1, no_progress_timeout="30s")  # TF alone imports in ~10s here
     result = train(cli, cluster, tmp_path / "out")
     assert result.exit_code == 3, result.stderr
     assert "[worker 0] strategy: multi_worker" in result.stderr  # it did start
@@ -290,7 +353,9 @@ def test_a_chief_that_goes_silent_fails_after_the_no_progress_timeout(
         f"training Job {NAMESPACE}/{JOB} failed: NoProgress: the chief logged nothing for 30s "
         "(train.kubernetes.no_progress_timeout)"
     ) in result.stderr
+    assert f"deleted Job {NAMESPACE}/{JOB} and its Service" in result.stderr
     assert cluster.leftovers() == {"jobs": [], "services": [], "pods": []}
+    assert not (tmp_path / "out" / "model").exists()
 
 
 @pytest.mark.slow

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from ci_plugins.training.kubernetes.watching import chief, judge
+from ci_plugins.training.kubernetes.watching import chief, judge, running_for
 from ci_plugins.verify.readiness.model import Timers
 from ci_plugins.verify.readiness.policy import Policy
 
@@ -115,3 +116,20 @@ def test_an_oom_killed_worker_that_the_job_would_retry_fails_at_once() -> None:
     verdict = judge(job(), [pod(0), killed], {}, POLICY, Timers())
     assert (verdict.state, verdict.reason, verdict.exit_code) == ("failed", "OOMKilled", 3)
     assert verdict.message.startswith("worker 1 (pod digits-train-1-1-abcde) was OOMKilled")
+
+
+def test_the_jobs_own_deadline_is_the_time_budget_verdict() -> None:
+    # the Job controller's words when activeDeadlineSeconds (= time_budget) passes
+    late = job(("Failed", "DeadlineExceeded", "Job was active longer than specified deadline"))
+    late["spec"] = {"activeDeadlineSeconds": 3600}
+    verdict = judge(late, [pod(0), pod(1)], {}, POLICY, Timers())
+    assert (verdict.state, verdict.reason, verdict.exit_code) == ("failed", "TimeBudget", 3)
+    assert verdict.message == "training ran past 3600s (train.kubernetes.time_budget)"
+
+
+def test_a_job_that_started_earlier_has_used_part_of_its_budget() -> None:
+    wall = datetime(2026, 1, 1, 1, 0, 0, tzinfo=UTC).timestamp()
+    started = {"status": {"startTime": "2026-01-01T00:50:00Z"}}
+    assert running_for(started, wall=wall) == 600.0
+    assert running_for(None, wall=wall) == 0.0  # created just now
+    assert running_for({"status": {"startTime": "2026-01-01T01:00:30Z"}}, wall=wall) == 0.0
