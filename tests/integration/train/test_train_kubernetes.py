@@ -23,7 +23,9 @@ from ci_plugins_emulator.server import Fault, RunningCluster, write_kubeconfig
 
 from ci_plugins.model.digest import directory_digest
 from tests.support.cli import EXAMPLE, CliResult, CliRunner, clean_env
+from tests.support.envrepo import git, make_bare_repo
 from tests.support.node import FAST
+from tests.support.promote import promote_args
 from tests.support.registry import Registry, free_port, start_registry
 
 IMAGE = "registry.example.test/ml/digits-train@sha256:" + "c" * 64
@@ -397,6 +399,13 @@ def test_two_tensorflow_workers_train_the_digits_model_over_loopback(
     manifest = json.loads(manifest_file.read_text())
     rendered = "".join(f.read_text() for f in sorted((tmp_path / "r").rglob("*.yaml")))
     assert manifest["artifact"].split("@")[1] in rendered  # the model runs pinned by digest
+    # ... and promote records it in the environment repo as it records a local train's
+    env_repo = make_bare_repo(tmp_path / "env.git")
+    args = promote_args("dev", manifest_file, tmp_path / "r", "--env-repo", str(env_repo))
+    promoted = cli(*args, cwd=cluster.project)
+    assert promoted.exit_code == 0, promoted.stderr
+    release = yaml.safe_load(git("show", "main:environments/dev/digits/release.yaml", cwd=env_repo))
+    assert release["model"]["digest"] == manifest["model_digest"]
     # a re-run for the same commit attaches to the finished Job and only collects
     again = train(cli, cluster, tmp_path / "again")
     assert again.exit_code == 0, again.stderr
