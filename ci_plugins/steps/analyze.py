@@ -57,6 +57,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         return StepResult.passed(
             "ci-plugins.yaml has no analysis: section; nothing to measure",
             data={"verdict": "none", "environment": check_env(options.env), "steps": []},
+            outputs={"analysis_verdict": "none"},
         )
     analysis = _analysis_section(config)
     plan = _plan(ctx, options, config, analysis)

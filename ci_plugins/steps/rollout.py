@@ -72,6 +72,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
                 "steps": [],
                 "commits": [],
             },
+            outputs={"rollout_verdict": "none", "commit": ""},
         )
     plan = _plan(ctx, options, config)
     evaluate.preflight(
@@ -88,6 +89,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         return StepResult.passed(
             f"{plan.env}/{plan.app}: no canary runs; nothing to roll out",
             data={**data, "commits": []},
+            outputs={"rollout_verdict": "none", "commit": ""},
         )
     ctx.out.info(
         f"canary of {plan.app} {canary.release.model.version} in {plan.env} at "

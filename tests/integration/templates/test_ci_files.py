@@ -295,6 +295,54 @@ def test_the_merge_request_note_carries_the_train_report(merged: dict[str, Any])
     ]
 
 
+def test_every_environment_gets_a_rollout_job_and_the_cli_decides_if_it_is_a_canary(
+    merged: dict[str, Any],
+) -> None:
+    # No template logic about strategies: rollout --if-canary ends with verdict none (exit 0)
+    # for an environment whose rollout.strategy is not canary (#12).
+    for env, after in (
+        ("dev", "verify-dev"),
+        ("staging", "verify-staging"),
+        ("prod", "promote-prod"),
+    ):
+        job = merged[f"rollout-{env}"]
+        assert job["script"] == ["ci-plugins rollout"], env
+        assert job["variables"]["CI_PLUGINS_ENV"] == env
+        assert job["variables"]["CI_PLUGINS_IF_CANARY"] == "true"
+        assert job["variables"]["CI_PLUGINS_REPORT_DIR"] == "rollout-report"
+        assert [n["job"] if isinstance(n, dict) else n for n in job["needs"]] == [after], env
+        assert job["resource_group"] == f"ci-plugins-{env}"
+        assert job["environment"] == {"name": env, "action": "verify"}
+        assert job["retry"] == {"max": 2, "when": ["script_failure"], "exit_codes": [3]}
+        assert job["artifacts"]["when"] == "always"
+        assert job["artifacts"]["paths"] == ["examples/digits/rollout-report/"]
+        assert job["artifacts"]["reports"]["junit"] == "examples/digits/rollout-report/*.xml"
+        assert all(rule.get("when") != "manual" for rule in job["rules"]), env
+
+
+def test_staging_is_analyzed_before_the_prod_promotion(merged: dict[str, Any]) -> None:
+    analyze = merged["analyze-staging"]
+    assert analyze["script"] == ["ci-plugins analyze"]
+    assert analyze["variables"]["CI_PLUGINS_ENV"] == "staging"
+    # without an analysis: section the CLI answers verdict none, exit 0 (no template logic)
+    assert analyze["variables"]["CI_PLUGINS_IF_CONFIGURED"] == "true"
+    needs = [n["job"] if isinstance(n, dict) else n for n in analyze["needs"]]
+    assert needs == ["verify-staging", "rollout-staging"]
+    assert analyze["resource_group"] == "ci-plugins-staging"
+    # a failed or inconclusive analysis (exit 1) leaves promote-prod unrunnable
+    assert [n["job"] for n in merged["promote-prod"]["needs"]] == ["analyze-staging"]
+    assert "analyze-dev" not in merged
+    assert "analyze-prod" not in merged
+
+
+def test_step_templates_ask_the_cli_to_decide_only_when_told() -> None:
+    # Alone, rollout of a replace environment (or analyze without analysis:) is bad input.
+    for name, key in (("rollout", "if-canary"), ("analyze", "if-configured")):
+        path = REPO / "pipelines" / "gitlab" / "templates" / f"{name}.yml"
+        inputs = next(yaml.safe_load_all(path.read_text(encoding="utf-8")))["spec"]["inputs"]
+        assert inputs[key] == {**inputs[key], "type": "boolean", "default": False}, name
+
+
 def test_gpu_training_installs_tensorflow_with_cuda_by_default() -> None:
     for name in ("pipeline", "train"):
         path = REPO / "pipelines" / "gitlab" / "templates" / f"{name}.yml"
