@@ -421,3 +421,46 @@ def test_github_example_covers_three_environments_like_the_gitlab_and_jenkins_on
     assert "forge-token" in jobs["prod"]["secrets"]
     gitlab = (REPO / "examples/gitlab/.gitlab-ci.yml").read_text(encoding="utf-8")
     assert "third-env: prod" in gitlab
+
+
+def _env_repo_jobs(tmp_path: Path, extra: dict[str, str]) -> set[str]:
+    """The jobs gitlab-ci-local would run on the env repo's default branch."""
+    from tests.support.pipelines import gitlab_ci_local
+
+    ci = (REPO / "examples/env-repo/.gitlab-ci.yml").read_text(encoding="utf-8")
+    include = "include:\n  - local: pipelines/gitlab/templates/env-repo.yml\n"
+    ci = ci[: ci.index("include:")] + include + "    inputs:\n      environments: [dev, prod]\n"
+    project = make_project(tmp_path, ["pipelines/gitlab"], {".gitlab-ci.yml": ci, **extra})
+    result = gitlab_ci_local(project, "--list-json")
+    assert result.exit_code == 0, str(result)
+    listed = yaml.safe_load(result.output[result.output.index("\n[") :])
+    return {job["name"] for job in listed if job.get("when") != "never"}
+
+
+def test_env_repo_pipeline_rolls_out_after_a_merge_when_it_holds_the_config(
+    tmp_path: Path,
+) -> None:
+    with_config = _env_repo_jobs(tmp_path / "a", {"ci-plugins.yaml": "app: digits\n"})
+    assert {"verify: [dev]", "verify: [prod]", "rollout: [dev]", "rollout: [prod]"} <= with_config
+    without = _env_repo_jobs(tmp_path / "b", {})
+    assert {"verify: [dev]", "verify: [prod]"} <= without
+    assert not any(name.startswith("rollout") for name in without)
+
+
+def test_env_repo_rollout_job_waits_for_verify_and_asks_the_cli_to_decide(
+    tmp_path: Path,
+) -> None:
+    ci = "stages: [test, deploy]\ninclude:\n  - local: pipelines/gitlab/templates/env-repo.yml\n"
+    jobs = gitlab_preview(
+        make_project(tmp_path / "p", ["pipelines/gitlab"], {".gitlab-ci.yml": ci})
+    )
+    rollout = jobs["rollout"]
+    assert rollout["script"] == ["ci-plugins rollout"]
+    assert [n["job"] if isinstance(n, dict) else n for n in rollout["needs"]] == ["verify"]
+    assert rollout["variables"]["CI_PLUGINS_IF_CANARY"] == "true"
+    assert rollout["parallel"] == {"matrix": [{"CI_PLUGINS_ENV": ["dev", "staging", "prod"]}]}
+    assert rollout["resource_group"] == "ci-plugins-$CI_PLUGINS_ENV"
+    assert rollout["retry"] == {"max": 2, "when": ["script_failure"], "exit_codes": [3]}
+    merged_file = tmp_path / "merged.yml"
+    merged_file.write_text(yaml.safe_dump(jobs), encoding="utf-8")
+    assert check_jsonschema("vendor.gitlab-ci", merged_file).exit_code == 0
