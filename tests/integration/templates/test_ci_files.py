@@ -74,6 +74,8 @@ def test_composite_actions_match_the_github_action_schema() -> None:
         "verify",
         "rollback",
         "validate",
+        "rollout",
+        "analyze",
     }
     result = check_jsonschema("vendor.github-actions", *ACTIONS)
     assert result.exit_code == 0, str(result)
@@ -106,6 +108,88 @@ def test_third_party_actions_are_pinned_by_sha_and_ours_by_the_package_version()
             else:
                 assert len(pin) == 40, f"{path.name}: {line.strip()}"
                 assert "# v" in line, f"{path.name}: {line.strip()}"
+
+
+def _workflow_jobs(name: str) -> dict[str, Any]:
+    jobs: dict[str, Any] = yaml.safe_load((REPO / ".github/workflows" / name).read_text())["jobs"]
+    return jobs
+
+
+def _step(job: dict[str, Any], action: str) -> dict[str, Any]:
+    uses = f"ci-plugins/ci-plugins/pipelines/github/{action}@v0.1.0"
+    (step,) = [s for s in job["steps"] if s.get("uses") == uses]
+    return step
+
+
+def test_workflows_roll_out_after_verify_and_the_cli_decides_if_it_is_a_canary() -> None:
+    for name, env in (
+        ("ci-plugins-pipeline.yml", "${{ inputs.env }}"),
+        ("ci-plugins-promote.yml", "${{ inputs.to-env }}"),
+        ("ci-plugins-env-repo.yml", "${{ matrix.env }}"),
+    ):
+        rollout = _workflow_jobs(name)["rollout"]
+        needs = rollout["needs"] if isinstance(rollout["needs"], list) else [rollout["needs"]]
+        assert "verify" in needs, name
+        assert rollout["environment"] == env, name
+        assert rollout["concurrency"] == {"group": f"ci-plugins-{env}", "cancel-in-progress": False}
+        step = _step(rollout, "rollout")
+        assert step["with"]["if-canary"] == "true", name
+        assert step["with"]["env"] == env, name
+        assert step["env"]["CI_PLUGINS_GIT_TOKEN"] == "${{ secrets.env-repo-token }}", name
+    # the env repo rolls out only when it holds the config that names the canaries
+    env_repo = _step(_workflow_jobs("ci-plugins-env-repo.yml")["rollout"], "rollout")
+    assert env_repo["if"] == "hashFiles(inputs.config) != ''"
+
+
+def test_promote_workflow_promotes_only_after_from_env_analysis_passes_or_is_skipped() -> None:
+    jobs = _workflow_jobs("ci-plugins-promote.yml")
+    assert jobs["analyze"]["if"] == "inputs.analyze-from-env"
+    assert jobs["analyze"]["environment"] == "${{ inputs.from-env }}"
+    step = _step(jobs["analyze"], "analyze")
+    assert step["with"]["env"] == "${{ inputs.from-env }}"
+    assert step["with"]["if-configured"] == "true"
+    assert jobs["promote"]["needs"] == "analyze"
+    assert jobs["promote"]["if"] == (
+        "always() && (needs.analyze.result == 'success' || needs.analyze.result == 'skipped')"
+    )
+
+
+def _fake_cli(tmp_path: Path, codes: list[int]) -> tuple[dict[str, str], Path]:
+    """A `ci-plugins` on PATH that exits with the next of codes and logs each call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls"
+    (tmp_path / "codes").write_text("\n".join(map(str, codes)) + "\n", encoding="utf-8")
+    script = bin_dir / "ci-plugins"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {log}\n'
+        f"code=$(head -n1 {tmp_path}/codes); sed -i 1d {tmp_path}/codes; exit $code\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    env = tools_env({"CI_PLUGINS_INSTALL": "true", "CI_PLUGINS_RETRIES": "2"})
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    return env, log
+
+
+@pytest.mark.parametrize(
+    ("codes", "exit_code", "calls"),
+    [
+        pytest.param([3, 3, 0], 0, 3, id="exit-3-retried-until-it-passes"),
+        pytest.param([3, 3, 3, 0], 3, 3, id="retries-run-out"),
+        pytest.param([1, 0], 1, 1, id="a-no-is-final"),
+        pytest.param([2, 0], 2, 1, id="bad-input-is-final"),
+    ],
+)
+def test_the_action_wrapper_retries_only_exit_code_3(
+    tmp_path: Path, codes: list[int], exit_code: int, calls: int
+) -> None:
+    env, log = _fake_cli(tmp_path, codes)
+    script = REPO / "pipelines/github/ci-plugins.sh"
+    result = run(["bash", script, "rollout"], cwd=tmp_path, env=env, timeout=30)
+    assert result.exit_code == exit_code, str(result)
+    assert log.read_text(encoding="utf-8").splitlines() == ["rollout"] * calls
 
 
 def _package_version() -> str:
@@ -415,8 +499,9 @@ def test_github_example_covers_three_environments_like_the_gitlab_and_jenkins_on
     )
     assert (jobs["prod"]["uses"], jobs["prod"]["with"]) == (
         promote,
-        {"from-env": "staging", "to-env": "prod"},
+        {"from-env": "staging", "to-env": "prod", "analyze-from-env": True},
     )
+    assert jobs["prod"]["secrets"]["from-kubeconfig"] == "${{ secrets.KUBECONFIG_STAGING }}"
     # prod is promoted through a pull request in the environment repo: it needs the forge token.
     assert "forge-token" in jobs["prod"]["secrets"]
     gitlab = (REPO / "examples/gitlab/.gitlab-ci.yml").read_text(encoding="utf-8")
