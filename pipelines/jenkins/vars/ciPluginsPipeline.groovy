@@ -87,14 +87,7 @@ def call(Map cfg = [:]) {
             Map kubeconfigs = cfg.kubeconfigCredentialsIds ?: [:]
             Map envCfg = cfg + [env: target, kubeconfigCredentialsId: kubeconfigs[target]]
             if (source && index == environments.size() - 1 && cfg.analyzeBeforeLast != false) {
-                stage("Analyze ${source}") {
-                    lock(resource: "env-${source}") {
-                        node(cfg.agentLabel ?: '') {
-                            analyzeOne(cfg + [env: source, kubeconfigCredentialsId: kubeconfigs[source]],
-                                projectDir)
-                        }
-                    }
-                }
+                analyzeStage(cfg + [env: source, kubeconfigCredentialsId: kubeconfigs[source]], projectDir)
             }
             if (approvers[target]) {
                 stage("Approve ${target}") {
@@ -157,8 +150,18 @@ void deployTo(Map cfg, String source, String projectDir) {
     }
 }
 
-// The performance test of one environment before the next promotion: ci-plugins analyze,
-// verdict none when the config has no analysis: section.
+// The performance test of one environment before the next promotion, under its lock:
+// ci-plugins analyze, verdict none when the config has no analysis: section.
+void analyzeStage(Map cfg, String projectDir) {
+    stage("Analyze ${cfg.env}") {
+        lock(resource: "env-${cfg.env}") {
+            node(cfg.agentLabel ?: '') {
+                analyzeOne(cfg, projectDir)
+            }
+        }
+    }
+}
+
 void analyzeOne(Map cfg, String projectDir) {
     checkout scm
     try {
