@@ -37,6 +37,7 @@ class Options:
     prometheus: str | None = None
     duration: float | None = None
     report_dir: Path | None = None
+    if_configured: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ class _Plan:
 def run(ctx: StepContext, options: Options) -> StepResult:
     """One analysis of the environment's app over one window (module docstring)."""
     config = ctx.config()
+    if options.if_configured and config.analysis is None:
+        return StepResult.passed(
+            "ci-plugins.yaml has no analysis: section; nothing to measure",
+            data={"verdict": "none", "environment": check_env(options.env), "steps": []},
+            outputs={"analysis_verdict": "none"},
+        )
     analysis = _analysis_section(config)
     plan = _plan(ctx, options, config, analysis)
     evaluate.preflight(
@@ -183,3 +190,9 @@ def arguments(p: Flags) -> None:
     p.flag("--prometheus", metavar="URL", help="Prometheus (default: analysis.prometheus)")
     p.flag("--duration", type=float, metavar="S", help="window seconds (default: analysis.window)")
     p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag(
+        "--if-configured",
+        action="store_true",
+        help="exit 0 (verdict none) when ci-plugins.yaml has no analysis: section, "
+        "instead of 2: for pipelines that run analyze before every prod promotion",
+    )

@@ -43,6 +43,7 @@ class Options:
     prometheus: str | None = None
     timeout: float | None = None
     report_dir: Path | None = None
+    if_canary: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,20 @@ class _Plan:
 def run(ctx: StepContext, options: Options) -> StepResult:
     """Drive the environment's canary (module docstring)."""
     config = ctx.config()
+    env = ctx.environment(options.env)
+    strategy = config.environment(env).rollout.strategy
+    if options.if_canary and strategy != "canary":
+        return StepResult.passed(
+            f"{env}: rollout.strategy is {strategy}, not canary; nothing to roll out",
+            data={
+                "verdict": "none",
+                "environment": env,
+                "app": config.app,
+                "steps": [],
+                "commits": [],
+            },
+            outputs={"rollout_verdict": "none", "commit": ""},
+        )
     plan = _plan(ctx, options, config)
     evaluate.preflight(
         plan.prometheus,
@@ -75,6 +90,7 @@ def run(ctx: StepContext, options: Options) -> StepResult:
         return StepResult.passed(
             f"{plan.env}/{plan.app}: no canary runs; nothing to roll out",
             data={**data, "commits": []},
+            outputs={"rollout_verdict": "none", "commit": ""},
         )
     ctx.out.info(
         f"canary of {plan.app} {canary.release.model.version} in {plan.env} at "
@@ -275,3 +291,9 @@ def arguments(p: Flags) -> None:
         "(default: verify.timeout)",
     )
     p.flag("--report-dir", type=Path, metavar="DIR", help="write Markdown, JUnit, JSON reports")
+    p.flag(
+        "--if-canary",
+        action="store_true",
+        help="exit 0 (verdict none) when the environment's rollout.strategy is not canary, "
+        "instead of 2: for pipelines that run rollout after every promote",
+    )

@@ -53,6 +53,7 @@ def test_main_branch_trains_on_the_gpu_agent_and_deploys_each_environment(
         ("ci-plugins render", "Deploy dev"),
         ("ci-plugins promote", "Deploy dev"),
         ("ci-plugins promote", "Promote dev to staging"),
+        ("ci-plugins analyze", "Analyze staging"),
         ("ci-plugins promote", "Promote staging to prod"),
     ]
     train = step_runs(record)[0]
@@ -85,10 +86,11 @@ def test_deploys_run_under_a_lock_per_environment_after_a_milestone(
     promotes = [c for c in step_runs(record) if c["args"]["script"] == "ci-plugins promote"]
     assert [c["context"]["locks"] for c in promotes] == [["env-dev"], ["env-staging"], ["env-prod"]]
     assert [c["args"] for c in calls(record, "milestone")] == [1, 2, 3]
-    # node() is taken inside lock(): no executor waits for the lock.
+    # node() is taken inside lock(): no executor waits for the lock (staging's analysis too).
     deploy_nodes = [c for c in calls(record, "node") if c["context"]["locks"]]
     assert [n["context"]["locks"] for n in deploy_nodes] == [
         ["env-dev"],
+        ["env-staging"],
         ["env-staging"],
         ["env-prod"],
     ]

@@ -1,6 +1,7 @@
 // ciPluginsAnalyze(env: 'staging', kubeconfigCredentialsId: 'kubeconfig-staging', duration: 60)
 // Measures the model running in env under generated load against the analysis: bounds
-// (exit 1 when failed or inconclusive). Writes analysis-report/.
+// (exit 1 when failed or inconclusive). ifConfigured: true makes a config without analysis:
+// verdict none instead of bad input. Writes analysis-report/.
 Map call(Map cfg = [:]) {
     return ciPluginsCredentials(cfg, ['envRepo', 'kubeconfig']) {
         ciPluginsRun('analyze', [
@@ -8,6 +9,7 @@ Map call(Map cfg = [:]) {
             ENV_REPO: cfg.envRepo,
             APP: cfg.app,
             DURATION: cfg.duration,
+            IF_CONFIGURED: cfg.ifConfigured,
             REPORT_DIR: cfg.analysisReportDir ?: 'analysis-report',
         ], cfg)
     }

@@ -1,7 +1,9 @@
 // The environment repo's own pipeline (scripted):
 //   change requests (promotions): Validate (JUnit published)
 //   default branch (after a merge): Verify each environment under lock('env-<name>') on an
-//   executor, rolling back an unhealthy release.
+//   executor, rolling back an unhealthy release; then, when this repository holds the config
+//   (ci-plugins.yaml with the environments' rollout: and analysis:), rollout there
+//   (verdict none unless rollout.strategy is canary).
 // ciPluginsEnvRepoPipeline(environments: ['dev', 'staging'], envRepo: 'https://git/env.git',
 //     envRepoCredentialsId: 'env-repo-token', kubeconfigCredentialsIds: [dev: 'kube-dev'])
 def call(Map cfg = [:]) {
@@ -42,7 +44,11 @@ void verifyOne(Map cfg) {
     checkout scm
     try {
         ciPluginsVerify(cfg)
+        if (fileExists(cfg.config ?: 'ci-plugins.yaml')) {
+            ciPluginsRollout(cfg + [ifCanary: true])
+        }
     } finally {
-        junit(testResults: 'verify-report/*.xml', allowEmptyResults: true)
+        junit(testResults: 'verify-report/*.xml,rollout-report/*.xml', allowEmptyResults: true)
+        archiveArtifacts(artifacts: 'rollout-report/**', allowEmptyArchive: true)
     }
 }

@@ -8,7 +8,10 @@
 //   default branch: Package (OCI artifact @sha256) -> Deploy <first env> (render, promote, verify)
 //                   under lock('env-<name>'),
 //                   then for each next environment: input (outside any executor) where asked,
-//                   milestone, lock, promote from the previous environment, verify.
+//                   milestone, lock, promote from the previous environment, verify; after each
+//                   promote commit, rollout (verdict none unless rollout.strategy is canary).
+//                   Before the last environment: Analyze the one before it under its lock
+//                   (verdict none without analysis:; a failed or inconclusive one stops there).
 // ciPluginsPipeline(
 //     projectDir: 'examples/digits', environments: ['dev', 'staging', 'prod'],
 //     gpuLabel: 'gpu', agentLabel: 'linux', approvers: [prod: 'ml-leads'],
@@ -83,6 +86,9 @@ def call(Map cfg = [:]) {
             String source = index == 0 ? null : environments[index - 1]
             Map kubeconfigs = cfg.kubeconfigCredentialsIds ?: [:]
             Map envCfg = cfg + [env: target, kubeconfigCredentialsId: kubeconfigs[target]]
+            if (source && index == environments.size() - 1 && cfg.analyzeBeforeLast != false) {
+                analyzeStage(cfg + [env: source, kubeconfigCredentialsId: kubeconfigs[source]], projectDir)
+            }
             if (approvers[target]) {
                 stage("Approve ${target}") {
                     input(message: "Promote ${source ?: 'this build'} to ${target}?", ok: 'Promote',
@@ -132,11 +138,36 @@ void deployTo(Map cfg, String source, String projectDir) {
         }
         if (promoted.CI_PLUGINS_COMMIT) {
             ciPluginsVerify(cfg)
+            ciPluginsRollout(cfg + [ifCanary: true])
         } else {
             echo "ci-plugins: no new commit for ${cfg.env} (unchanged, or a merge request awaits approval)"
         }
     } finally {
-        junit(testResults: "${projectDir}/verify-report/*.xml", allowEmptyResults: true)
-        archiveArtifacts(artifacts: "${projectDir}/ci-plugins-*.properties", allowEmptyArchive: true)
+        junit(testResults: "${projectDir}/verify-report/*.xml,${projectDir}/rollout-report/*.xml",
+            allowEmptyResults: true)
+        archiveArtifacts(artifacts: "${projectDir}/ci-plugins-*.properties,${projectDir}/rollout-report/**",
+            allowEmptyArchive: true)
+    }
+}
+
+// The performance test of one environment before the next promotion, under its lock:
+// ci-plugins analyze, verdict none when the config has no analysis: section.
+void analyzeStage(Map cfg, String projectDir) {
+    stage("Analyze ${cfg.env}") {
+        lock(resource: "env-${cfg.env}") {
+            node(cfg.agentLabel ?: '') {
+                analyzeOne(cfg, projectDir)
+            }
+        }
+    }
+}
+
+void analyzeOne(Map cfg, String projectDir) {
+    checkout scm
+    try {
+        ciPluginsAnalyze(cfg + [ifConfigured: true])
+    } finally {
+        junit(testResults: "${projectDir}/analysis-report/*.xml", allowEmptyResults: true)
+        archiveArtifacts(artifacts: "${projectDir}/analysis-report/**", allowEmptyArchive: true)
     }
 }

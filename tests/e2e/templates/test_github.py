@@ -128,6 +128,7 @@ def test_push_promotes_into_the_environment_repo_and_verifies_healthy(flows: Flo
         "render",
         "promote",
         "verify",
+        "rollout",  # dev is no canary environment: verdict none, exit 0
     }
     dev = [line.split(" ", 1) for line in remote_log(flows.env_repo)]
     commit, subject = next(entry for entry in dev if entry[1].endswith(" to dev"))
@@ -176,7 +177,7 @@ def test_dispatch_promotes_dev_to_staging_and_verifies_it(flows: Flows) -> None:
     jobs = re.findall(
         r"\[staging/ci-plugins promote/(\w+)\s*\] 🏁  Job succeeded", flows.dispatch.output
     )
-    assert set(jobs) == {"promote", "verify"}
+    assert set(jobs) == {"promote", "verify", "rollout"}
     head, subject = remote_log(flows.env_repo)[0].split(" ", 1)
     assert subject.endswith(" to staging from dev")
     assert flows.synced_staging[-1] == head

@@ -166,3 +166,23 @@ def test_train_searches_in_the_cached_tune_dir(pipelines: Pipelines) -> None:
     state = pipelines.project / "examples/digits/.ci-plugins-tune"
     assert list(state.glob("*/ci-plugins-search.json")), sorted(state.rglob("*"))
     assert not (pipelines.artifact("train", "examples/digits/train-output/tuning")).exists()
+
+
+def test_rollout_and_analyze_jobs_run_the_cli_which_finds_nothing_to_do_here(
+    tmp_path: Path,
+) -> None:
+    """The example's environments are replace ones and its config has no analysis:, so the
+    pipeline's rollout and analyze jobs really run ci-plugins, which answers verdict none
+    (exit 0): the CLI decides, not the template (#12). No cluster, no Prometheus needed."""
+    project = make_project(
+        tmp_path / "p", [".gitlab-ci.yml", "pipelines/gitlab", "examples/digits"]
+    )
+    result = gitlab_ci_local(project, "rollout-dev", "analyze-staging", variables=UNDER_TEST)
+    assert result.exit_code == 0, str(result)
+    assert " PASS  rollout-dev" in result.output
+    assert " PASS  analyze-staging" in result.output
+    assert "dev: rollout.strategy is replace, not canary; nothing to roll out" in result.output
+    assert "ci-plugins.yaml has no analysis: section; nothing to measure" in result.output
+    outputs = (project / "examples/digits/ci-plugins.env").read_text(encoding="utf-8")
+    assert "CI_PLUGINS_ROLLOUT_VERDICT=none" in outputs.splitlines()
+    assert "CI_PLUGINS_ANALYSIS_VERDICT=none" in outputs.splitlines()

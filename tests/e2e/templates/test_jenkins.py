@@ -80,8 +80,11 @@ def test_every_step_ran_for_real_in_its_stage(build: Build) -> None:
         ("ci-plugins render", "Deploy dev", 0),
         ("ci-plugins promote", "Deploy dev", 0),
         ("ci-plugins verify", "Deploy dev", 0),
+        ("ci-plugins rollout", "Deploy dev", 0),
         ("ci-plugins promote", "Promote dev to staging", 0),
         ("ci-plugins verify", "Promote dev to staging", 0),
+        ("ci-plugins rollout", "Promote dev to staging", 0),
+        ("ci-plugins analyze", "Analyze staging", 0),
     ], build.record["log"][-5000:]
 
 

@@ -177,11 +177,19 @@ def test_github_snippet_runs_the_loop_on_a_fresh_wine_project(
         )
         synced_staging = list(argo.synced["staging"])
     assert push.exit_code == 0, str(push)
-    assert act_jobs(push.output) == {"train", "gate", "package", "render", "promote", "verify"}
+    assert act_jobs(push.output) == {
+        "train",
+        "gate",
+        "package",
+        "render",
+        "promote",
+        "verify",
+        "rollout",
+    }
     release = assert_promoted_by_digest(env_repo, "dev")
     assert "healthy: dev/wine" in push.output
     assert dispatch.exit_code == 0, str(dispatch)
-    assert act_jobs(dispatch.output, "staging") == {"promote", "verify"}
+    assert act_jobs(dispatch.output, "staging") == {"promote", "verify", "rollout"}
     staging = assert_promoted_by_digest(env_repo, "staging")
     assert staging["model"] == release["model"]  # the same model, by digest
     head = remote_log(env_repo)[0].split()[0]
@@ -256,8 +264,11 @@ def test_jenkins_snippet_runs_the_loop_on_a_fresh_wine_project(
         ("ci-plugins render", "Deploy dev", 0),
         ("ci-plugins promote", "Deploy dev", 0),
         ("ci-plugins verify", "Deploy dev", 0),
+        ("ci-plugins rollout", "Deploy dev", 0),
         ("ci-plugins promote", "Promote dev to staging", 0),
         ("ci-plugins verify", "Promote dev to staging", 0),
+        ("ci-plugins rollout", "Promote dev to staging", 0),
+        ("ci-plugins analyze", "Analyze staging", 0),
     ], main["log"][-5000:]
     assert main["error"] == "Aborted by ml-leads"
     release = assert_promoted_by_digest(env_repo, "dev")

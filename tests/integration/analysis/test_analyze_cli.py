@@ -229,3 +229,31 @@ def test_no_analysis_section_is_exit_2(tmp_path: Path, cli: CliRunner, seeded_re
     result = cli("analyze", "--env", "staging")
     assert result.exit_code == 2
     assert "ci-plugins.yaml has no analysis: section" in result.stderr
+
+
+def test_if_configured_without_analysis_section_is_nothing_to_do(
+    tmp_path: Path, cli: CliRunner, seeded_repo: Path
+) -> None:
+    """What the pipelines run before every prod promotion: no analysis: is no error there."""
+    (tmp_path / "ci-plugins.yaml").write_text(
+        f"app: {APP}\nenvironments: {{staging: {{}}}}\n", encoding="utf-8"
+    )
+    result = cli("analyze", "--env", "staging", "--if-configured", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json["verdict"] == "none"
+    assert "ci-plugins.yaml has no analysis: section; nothing to measure" in result.stderr
+
+
+def test_if_configured_with_an_analysis_section_still_measures(
+    tmp_path: Path, cli: CliRunner, seeded_repo: Path
+) -> None:
+    """The flag only skips a missing section: an unreachable Prometheus is still exit 3."""
+    (tmp_path / "ci-plugins.yaml").write_text(
+        f"app: {APP}\nenvironments: {{staging: {{}}}}\n"
+        "analysis: {prometheus: 'http://127.0.0.1:9', window: 5s, min_requests: 1,"
+        " metrics: {error_ratio: {max: 0.01}}}\n",
+        encoding="utf-8",
+    )
+    result = cli("analyze", "--env", "staging", "--if-configured")
+    assert result.exit_code == 3, result.stderr
+    assert "cannot reach Prometheus at http://127.0.0.1:9" in result.stderr

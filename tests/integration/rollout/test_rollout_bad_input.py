@@ -177,3 +177,35 @@ def test_without_a_canary_running_there_is_nothing_to_do(
     assert result.json["commits"] == []
     assert "prod/digits: no canary runs; nothing to roll out" in result.stderr
     assert remote_head(env_repo) == head
+
+
+def test_if_canary_makes_a_replace_environment_nothing_to_do(
+    running_canary: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    """What the pipelines run after every promote: staging (replace) is no error there."""
+    edit(running_canary, {"analysis": None})  # not even read for a replace environment
+    head = remote_head(env_repo)
+
+    result = cli("rollout", "--env", "staging", "--if-canary", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.json["verdict"] == "none"
+    assert result.json["commits"] == []
+    assert "staging: rollout.strategy is replace, not canary; nothing to roll out" in (
+        result.stderr
+    )
+    assert remote_head(env_repo) == head
+
+
+def test_if_canary_still_drives_a_canary_environment(
+    running_canary: Path, cli: CliRunner, env_repo: Path
+) -> None:
+    """The flag only skips replace environments: prod's canary is driven (and fails here
+    on the unreachable Prometheus, exit 3, nothing committed)."""
+    head = remote_head(env_repo)
+
+    result = cli("rollout", "--env", "prod", "--if-canary")
+
+    assert result.exit_code == 3, result.stderr
+    assert "cannot reach Prometheus at http://127.0.0.1:9" in result.stderr
+    assert remote_head(env_repo) == head

@@ -74,6 +74,8 @@ def test_composite_actions_match_the_github_action_schema() -> None:
         "verify",
         "rollback",
         "validate",
+        "rollout",
+        "analyze",
     }
     result = check_jsonschema("vendor.github-actions", *ACTIONS)
     assert result.exit_code == 0, str(result)
@@ -106,6 +108,88 @@ def test_third_party_actions_are_pinned_by_sha_and_ours_by_the_package_version()
             else:
                 assert len(pin) == 40, f"{path.name}: {line.strip()}"
                 assert "# v" in line, f"{path.name}: {line.strip()}"
+
+
+def _workflow_jobs(name: str) -> dict[str, Any]:
+    jobs: dict[str, Any] = yaml.safe_load((REPO / ".github/workflows" / name).read_text())["jobs"]
+    return jobs
+
+
+def _step(job: dict[str, Any], action: str) -> dict[str, Any]:
+    uses = f"ci-plugins/ci-plugins/pipelines/github/{action}@v0.1.0"
+    (step,) = [s for s in job["steps"] if s.get("uses") == uses]
+    return step
+
+
+def test_workflows_roll_out_after_verify_and_the_cli_decides_if_it_is_a_canary() -> None:
+    for name, env in (
+        ("ci-plugins-pipeline.yml", "${{ inputs.env }}"),
+        ("ci-plugins-promote.yml", "${{ inputs.to-env }}"),
+        ("ci-plugins-env-repo.yml", "${{ matrix.env }}"),
+    ):
+        rollout = _workflow_jobs(name)["rollout"]
+        needs = rollout["needs"] if isinstance(rollout["needs"], list) else [rollout["needs"]]
+        assert "verify" in needs, name
+        assert rollout["environment"] == env, name
+        assert rollout["concurrency"] == {"group": f"ci-plugins-{env}", "cancel-in-progress": False}
+        step = _step(rollout, "rollout")
+        assert step["with"]["if-canary"] == "true", name
+        assert step["with"]["env"] == env, name
+        assert step["env"]["CI_PLUGINS_GIT_TOKEN"] == "${{ secrets.env-repo-token }}", name
+    # the env repo rolls out only when it holds the config that names the canaries
+    env_repo = _step(_workflow_jobs("ci-plugins-env-repo.yml")["rollout"], "rollout")
+    assert env_repo["if"] == "hashFiles(inputs.config) != ''"
+
+
+def test_promote_workflow_promotes_only_after_from_env_analysis_passes_or_is_skipped() -> None:
+    jobs = _workflow_jobs("ci-plugins-promote.yml")
+    assert jobs["analyze"]["if"] == "inputs.analyze-from-env"
+    assert jobs["analyze"]["environment"] == "${{ inputs.from-env }}"
+    step = _step(jobs["analyze"], "analyze")
+    assert step["with"]["env"] == "${{ inputs.from-env }}"
+    assert step["with"]["if-configured"] == "true"
+    assert jobs["promote"]["needs"] == "analyze"
+    assert jobs["promote"]["if"] == (
+        "always() && (needs.analyze.result == 'success' || needs.analyze.result == 'skipped')"
+    )
+
+
+def _fake_cli(tmp_path: Path, codes: list[int]) -> tuple[dict[str, str], Path]:
+    """A `ci-plugins` on PATH that exits with the next of codes and logs each call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls"
+    (tmp_path / "codes").write_text("\n".join(map(str, codes)) + "\n", encoding="utf-8")
+    script = bin_dir / "ci-plugins"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {log}\n'
+        f"code=$(head -n1 {tmp_path}/codes); sed -i 1d {tmp_path}/codes; exit $code\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    env = tools_env({"CI_PLUGINS_INSTALL": "true", "CI_PLUGINS_RETRIES": "2"})
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    return env, log
+
+
+@pytest.mark.parametrize(
+    ("codes", "exit_code", "calls"),
+    [
+        pytest.param([3, 3, 0], 0, 3, id="exit-3-retried-until-it-passes"),
+        pytest.param([3, 3, 3, 0], 3, 3, id="retries-run-out"),
+        pytest.param([1, 0], 1, 1, id="a-no-is-final"),
+        pytest.param([2, 0], 2, 1, id="bad-input-is-final"),
+    ],
+)
+def test_the_action_wrapper_retries_only_exit_code_3(
+    tmp_path: Path, codes: list[int], exit_code: int, calls: int
+) -> None:
+    env, log = _fake_cli(tmp_path, codes)
+    script = REPO / "pipelines/github/ci-plugins.sh"
+    result = run(["bash", script, "rollout"], cwd=tmp_path, env=env, timeout=30)
+    assert result.exit_code == exit_code, str(result)
+    assert log.read_text(encoding="utf-8").splitlines() == ["rollout"] * calls
 
 
 def _package_version() -> str:
@@ -295,6 +379,54 @@ def test_the_merge_request_note_carries_the_train_report(merged: dict[str, Any])
     ]
 
 
+def test_every_environment_gets_a_rollout_job_and_the_cli_decides_if_it_is_a_canary(
+    merged: dict[str, Any],
+) -> None:
+    # No template logic about strategies: rollout --if-canary ends with verdict none (exit 0)
+    # for an environment whose rollout.strategy is not canary (#12).
+    for env, after in (
+        ("dev", "verify-dev"),
+        ("staging", "verify-staging"),
+        ("prod", "promote-prod"),
+    ):
+        job = merged[f"rollout-{env}"]
+        assert job["script"] == ["ci-plugins rollout"], env
+        assert job["variables"]["CI_PLUGINS_ENV"] == env
+        assert job["variables"]["CI_PLUGINS_IF_CANARY"] == "true"
+        assert job["variables"]["CI_PLUGINS_REPORT_DIR"] == "rollout-report"
+        assert [n["job"] if isinstance(n, dict) else n for n in job["needs"]] == [after], env
+        assert job["resource_group"] == f"ci-plugins-{env}"
+        assert job["environment"] == {"name": env, "action": "verify"}
+        assert job["retry"] == {"max": 2, "when": ["script_failure"], "exit_codes": [3]}
+        assert job["artifacts"]["when"] == "always"
+        assert job["artifacts"]["paths"] == ["examples/digits/rollout-report/"]
+        assert job["artifacts"]["reports"]["junit"] == "examples/digits/rollout-report/*.xml"
+        assert all(rule.get("when") != "manual" for rule in job["rules"]), env
+
+
+def test_staging_is_analyzed_before_the_prod_promotion(merged: dict[str, Any]) -> None:
+    analyze = merged["analyze-staging"]
+    assert analyze["script"] == ["ci-plugins analyze"]
+    assert analyze["variables"]["CI_PLUGINS_ENV"] == "staging"
+    # without an analysis: section the CLI answers verdict none, exit 0 (no template logic)
+    assert analyze["variables"]["CI_PLUGINS_IF_CONFIGURED"] == "true"
+    needs = [n["job"] if isinstance(n, dict) else n for n in analyze["needs"]]
+    assert needs == ["verify-staging", "rollout-staging"]
+    assert analyze["resource_group"] == "ci-plugins-staging"
+    # a failed or inconclusive analysis (exit 1) leaves promote-prod unrunnable
+    assert [n["job"] for n in merged["promote-prod"]["needs"]] == ["analyze-staging"]
+    assert "analyze-dev" not in merged
+    assert "analyze-prod" not in merged
+
+
+def test_step_templates_ask_the_cli_to_decide_only_when_told() -> None:
+    # Alone, rollout of a replace environment (or analyze without analysis:) is bad input.
+    for name, key in (("rollout", "if-canary"), ("analyze", "if-configured")):
+        path = REPO / "pipelines" / "gitlab" / "templates" / f"{name}.yml"
+        inputs = next(yaml.safe_load_all(path.read_text(encoding="utf-8")))["spec"]["inputs"]
+        assert inputs[key] == {**inputs[key], "type": "boolean", "default": False}, name
+
+
 def test_gpu_training_installs_tensorflow_with_cuda_by_default() -> None:
     for name in ("pipeline", "train"):
         path = REPO / "pipelines" / "gitlab" / "templates" / f"{name}.yml"
@@ -367,9 +499,53 @@ def test_github_example_covers_three_environments_like_the_gitlab_and_jenkins_on
     )
     assert (jobs["prod"]["uses"], jobs["prod"]["with"]) == (
         promote,
-        {"from-env": "staging", "to-env": "prod"},
+        {"from-env": "staging", "to-env": "prod", "analyze-from-env": True},
     )
+    assert jobs["prod"]["secrets"]["from-kubeconfig"] == "${{ secrets.KUBECONFIG_STAGING }}"
     # prod is promoted through a pull request in the environment repo: it needs the forge token.
     assert "forge-token" in jobs["prod"]["secrets"]
     gitlab = (REPO / "examples/gitlab/.gitlab-ci.yml").read_text(encoding="utf-8")
     assert "third-env: prod" in gitlab
+
+
+def _env_repo_jobs(tmp_path: Path, extra: dict[str, str]) -> set[str]:
+    """The jobs gitlab-ci-local would run on the env repo's default branch."""
+    from tests.support.pipelines import gitlab_ci_local
+
+    ci = (REPO / "examples/env-repo/.gitlab-ci.yml").read_text(encoding="utf-8")
+    include = "include:\n  - local: pipelines/gitlab/templates/env-repo.yml\n"
+    ci = ci[: ci.index("include:")] + include + "    inputs:\n      environments: [dev, prod]\n"
+    project = make_project(tmp_path, ["pipelines/gitlab"], {".gitlab-ci.yml": ci, **extra})
+    result = gitlab_ci_local(project, "--list-json")
+    assert result.exit_code == 0, str(result)
+    listed = yaml.safe_load(result.output[result.output.index("\n[") :])
+    return {job["name"] for job in listed if job.get("when") != "never"}
+
+
+def test_env_repo_pipeline_rolls_out_after_a_merge_when_it_holds_the_config(
+    tmp_path: Path,
+) -> None:
+    with_config = _env_repo_jobs(tmp_path / "a", {"ci-plugins.yaml": "app: digits\n"})
+    assert {"verify: [dev]", "verify: [prod]", "rollout: [dev]", "rollout: [prod]"} <= with_config
+    without = _env_repo_jobs(tmp_path / "b", {})
+    assert {"verify: [dev]", "verify: [prod]"} <= without
+    assert not any(name.startswith("rollout") for name in without)
+
+
+def test_env_repo_rollout_job_waits_for_verify_and_asks_the_cli_to_decide(
+    tmp_path: Path,
+) -> None:
+    ci = "stages: [test, deploy]\ninclude:\n  - local: pipelines/gitlab/templates/env-repo.yml\n"
+    jobs = gitlab_preview(
+        make_project(tmp_path / "p", ["pipelines/gitlab"], {".gitlab-ci.yml": ci})
+    )
+    rollout = jobs["rollout"]
+    assert rollout["script"] == ["ci-plugins rollout"]
+    assert [n["job"] if isinstance(n, dict) else n for n in rollout["needs"]] == ["verify"]
+    assert rollout["variables"]["CI_PLUGINS_IF_CANARY"] == "true"
+    assert rollout["parallel"] == {"matrix": [{"CI_PLUGINS_ENV": ["dev", "staging", "prod"]}]}
+    assert rollout["resource_group"] == "ci-plugins-$CI_PLUGINS_ENV"
+    assert rollout["retry"] == {"max": 2, "when": ["script_failure"], "exit_codes": [3]}
+    merged_file = tmp_path / "merged.yml"
+    merged_file.write_text(yaml.safe_dump(jobs), encoding="utf-8")
+    assert check_jsonschema("vendor.gitlab-ci", merged_file).exit_code == 0
