@@ -127,9 +127,12 @@ class Container:
         self.ready = False
         self.emit("Started", f"Started container {self.name}", False)
         self.changed()
-        watchers = [asyncio.create_task(self._probe(launch.probe_target))]
+        # A simulated `oom` container is killed while it loads its model: it never gets as far
+        # as answering a probe, so no verify can see it Ready before the kill.
         if launch.oom:
-            watchers.append(asyncio.create_task(self._oom_after(self.timing.oom_after)))
+            watchers = [asyncio.create_task(self._oom_after(self.timing.oom_after))]
+        else:
+            watchers = [asyncio.create_task(self._probe(launch.probe_target))]
         try:
             code = await self._proc.wait()
         finally:

@@ -122,6 +122,7 @@ def test_jenkins_snippet_runs_the_pipeline_steps(tmp_path: Path) -> None:
         "Package",
         "Deploy dev",
         "Promote dev to staging",
+        "Analyze staging",  # the staging analysis gates the prod promotion (#12)
         "Approve prod",
         "Promote staging to prod",
     ]
