@@ -46,13 +46,9 @@ def change_for(plan: Plan) -> Change:
         unchanged = current is not None and guards.same_release(current, plan.record)
         if unchanged and existing == dict(plan.files):
             return None
-        pin = repo.read_pin(plan.env, plan.app)
-        if pin is not None:
-            return Refusal(
-                f"{plan.app} is pinned in {plan.env} by {pin.pinned_by or 'someone'}"
-                f" ({pin.reason or 'no reason given'}); run `ci-plugins unpin --env "
-                f"{plan.env} --app {plan.app}` to let promotions resume"
-            )
+        pinned = _pinned(repo, plan)
+        if pinned is not None:
+            return pinned
         if current and not plan.allow_downgrade:
             reason = guards.downgrade_reason(plan.record, current)
             if reason:
@@ -74,6 +70,18 @@ def change_for(plan: Plan) -> Change:
     return change
 
 
+def _pinned(repo: EnvRepoCheckout, plan: Plan) -> Refusal | None:
+    """The refusal for an app pinned in plan's environment (rollback or rollout pinned it)."""
+    pin = repo.read_pin(plan.env, plan.app)
+    if pin is None:
+        return None
+    return Refusal(
+        f"{plan.app} is pinned in {plan.env} by {pin.pinned_by or 'someone'}"
+        f" ({pin.reason or 'no reason given'}); run `ci-plugins unpin --env "
+        f"{plan.env} --app {plan.app}` to let promotions resume"
+    )
+
+
 def _start_canary(
     repo: EnvRepoCheckout, plan: Plan, start: StartCanary, current: ReleaseRecord
 ) -> Commit | Refusal | None:
@@ -81,13 +89,9 @@ def _start_canary(
     running = current.canary
     if running is not None and guards.same_release(running.release, plan.record):
         return None  # this candidate's canary runs already: `ci-plugins rollout` drives it
-    pin = repo.read_pin(plan.env, plan.app)
-    if pin is not None:
-        return Refusal(
-            f"{plan.app} is pinned in {plan.env} by {pin.pinned_by or 'someone'}"
-            f" ({pin.reason or 'no reason given'}); run `ci-plugins unpin --env "
-            f"{plan.env} --app {plan.app}` to let promotions resume"
-        )
+    pinned = _pinned(repo, plan)
+    if pinned is not None:
+        return pinned
     if running is not None:
         return Refusal(
             f"a canary of {plan.app} {running.release.model.version} runs in {plan.env} "
