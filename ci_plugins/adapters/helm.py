@@ -2,7 +2,8 @@
 
 Outcomes in our words: helm missing or failing is ExternalError (exit 3, with helm's own
 message); values that break the chart's values.schema.json are InputError (exit 2) naming
-each key, because the user fixes those in ci-plugins.yaml, not in helm.
+each key, and so is a chart's own refusal of its values (`fail` / `required` in a
+template), because the user fixes those in ci-plugins.yaml, not in helm.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ INSTALL_HINT = (
 _SCHEMA_FAILURE = "values don't meet the specifications of the schema"
 # Helm 3.x/4.x list each violation as "- at '/service/port': got string, want integer"
 # (older releases: "- service.port: Invalid type. Expected: integer, given: string").
+# What `fail "..."` and `required "..."` in a template print (helm's engine).
+_TEMPLATE_REFUSAL = re.compile(r"execution error at \((?P<where>[^)]*)\): (?P<msg>.+)")
 _SCHEMA_LINE = re.compile(r"^-\s+(?:at\s+'(?P<pointer>[^']*)'|(?P<dotted>[^:\s]+)):\s*(?P<msg>.+)$")
 
 
@@ -45,8 +48,9 @@ def template(
 ) -> str:
     """Run `helm template --skip-tests` and return the rendered YAML stream.
 
-    Raises InputError (exit 2) for values that violate the chart's schema, ExternalError
-    (exit 3) when helm is missing, times out or fails for any other reason.
+    Raises InputError (exit 2) for values that violate the chart's schema or that a
+    template refuses (`fail`, `required`), ExternalError (exit 3) when helm is missing,
+    times out or fails for any other reason.
     """
     # Test hooks are for `helm test`, not for a GitOps controller to apply.
     argv = [helm_binary(), "template", "--skip-tests", "--namespace", namespace]
@@ -81,6 +85,13 @@ def run_helm(argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> str:
             raise InputError(
                 "chart values do not match the chart's values.schema.json",
                 problems=problems,
+                hint="fix the value in chart.values or environments.<env>.values",
+            )
+        refusal = _TEMPLATE_REFUSAL.search(proc.stderr)
+        if refusal:
+            raise InputError(
+                f"the chart refused its values: {refusal['msg'].strip()}",
+                problems=[f"at {refusal['where']}"],
                 hint="fix the value in chart.values or environments.<env>.values",
             )
         raise ExternalError.from_process(argv, proc)

@@ -490,9 +490,10 @@ class RolloutConfig(Section):
     )
     traffic: Literal["replicas", "gateway-api", "istio"] = Field(
         default="replicas",
-        description="how a step's weight is applied: replicas (the candidate's share of "
-        "replicaCount; built). gateway-api (HTTPRoute backendRefs weights) and istio "
-        "(VirtualService weights) are reserved: promote refuses them, the chart renders neither",
+        description="how a step's weight reaches requests: replicas (one Service over both "
+        "tracks; the weight is the candidate's share of replicaCount), gateway-api (an "
+        "HTTPRoute's backendRefs weights) or istio (a VirtualService's route weights); "
+        "the chart's traffic.mode follows it (docs/rollout.md)",
     )
     steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(
         default_factory=lambda: [10, 50, 100],

@@ -1,8 +1,9 @@
 """Render the chart for one environment: values layering, `helm template`, one file per object.
 
 Values, lowest first: the chart's values.yaml < `chart.values` < the environment's `values`
-< computed values (model.* from the model manifest: version, digest, source commit, OCI
-artifact; image.reference for a serving image). Output is deterministic: same inputs, same
+< its traffic mode (`traffic.mode` from `rollout.traffic`) < computed values (model.* from
+the model manifest: version, digest, source commit, OCI artifact; image.reference for a
+serving image). Output is deterministic: same inputs, same
 bytes (sorted keys, stable file names, no timestamps), and the output directory is
 replaced as a whole, so a failed render leaves the previous one untouched.
 """
@@ -131,14 +132,23 @@ def puller_defaults(config: Config, manifest: ModelManifest) -> dict[str, Any]:
     return {"modelPuller": {"plainHttp": True}} if plain else {}
 
 
+def traffic_values(config: Config, env: str) -> dict[str, Any]:
+    """The chart's traffic.mode from environments.<env>.rollout.traffic (one definition of
+    how requests reach the tracks). replicas, the chart's default, sets nothing, so a chart
+    of the user's own that knows no `traffic` value still renders."""
+    mode = config.environment(env).rollout.traffic
+    return {} if mode == "replicas" else {"traffic": {"mode": mode}}
+
+
 def layered_values(config: Config, manifest: ModelManifest, env: str) -> dict[str, Any]:
-    """puller defaults < chart.values < environments.<env>.values < computed values
-    (deep-merged maps)."""
+    """puller defaults < chart.values < environments.<env>.values < the traffic mode <
+    computed values (deep-merged maps)."""
     merged: dict[str, Any] = {}
     for layer in (
         puller_defaults(config, manifest),
         config.chart.values,
         config.environment(env).values,
+        traffic_values(config, env),
         computed_values(manifest),
     ):
         merged = deep_merge(merged, layer)

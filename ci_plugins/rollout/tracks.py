@@ -1,21 +1,32 @@
 """The manifests of one canary step: the stable and the candidate track, rendered together.
 
-`traffic: replicas` is the only mode the chart expresses: the Service selects both
-Deployments, so a step's weight is the candidate's share of the ready pods. The
-environment's `replicaCount` is the pod budget N; at weight w the candidate runs
-round(N * w / 100) pods (at least 1) and stable the rest (at least 1 below 100, none at
-100). A weight the pods cannot express exactly is logged with the share they give.
+How a step's weight reaches requests is the environment's `rollout.traffic`:
+
+- `replicas`: the Service selects both Deployments, so the weight is the candidate's share
+  of the ready pods. The environment's `replicaCount` is the pod budget N; at weight w the
+  candidate runs round(N * w / 100) pods (at least 1) and stable the rest (at least 1
+  below 100, none at 100). A weight the pods cannot express exactly is logged with the
+  share they give.
+- `gateway-api` / `istio`: the route (an HTTPRoute's backendRefs, a VirtualService's
+  destinations) carries the weight exactly, over one Service per track. Stable keeps all N
+  pods, so an abort moves every request back at once; the candidate runs
+  ceil(N * w / 100) pods (at least 1).
+
+Every rendered step is checked: the objects must express the weight (a chart of the
+user's own that renders no route, or ignores canary.weight, is refused before a commit).
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ci_plugins import safe_read
+from ci_plugins.config import names
 from ci_plugins.config.models import Config
 from ci_plugins.envrepo import guards
 from ci_plugins.envrepo.record import ReleaseRecord
@@ -42,11 +53,20 @@ class Split:
 
 
 def replica_split(total: int, weight: int) -> Split:
-    """Pods of each track for weight percent of a budget of total pods."""
+    """Pods of each track for weight percent of a budget of total pods (traffic: replicas)."""
     if weight >= 100:
         return Split(weight, 0, max(1, total))
     candidate = max(1, round(total * weight / 100))
     return Split(weight, max(1, total - candidate), candidate)
+
+
+def routed_split(total: int, weight: int) -> Split:
+    """Pods of each track when a route carries the weight: stable keeps all total pods."""
+    return Split(weight, max(1, total), max(1, math.ceil(total * weight / 100)))
+
+
+def split_for(traffic: str, total: int, weight: int) -> Split:
+    return replica_split(total, weight) if traffic == "replicas" else routed_split(total, weight)
 
 
 @dataclass(frozen=True)
@@ -63,20 +83,20 @@ def render_step(
     """Render both tracks for env at weight (InputError for a traffic mode the rendered
     objects cannot express; ExternalError when helm fails)."""
     manifest = guards.manifest_of(stable)
-    total = _pod_budget(config, env, stable)
-    split = replica_split(total, weight)
-    overrides = {
-        "replicaCount": split.stable,
-        "canary": {
-            "enabled": True,
-            "replicaCount": split.candidate,
-            "model": chart.computed_values(guards.manifest_of(candidate))["model"],
-        },
+    traffic = config.environment(env).rollout.traffic
+    split = split_for(traffic, _pod_budget(config, env, stable), weight)
+    canary: dict[str, Any] = {
+        "enabled": True,
+        "replicaCount": split.candidate,
+        "model": chart.computed_values(guards.manifest_of(candidate))["model"],
     }
+    if traffic != "replicas":
+        canary["weight"] = weight
+    overrides = {"replicaCount": split.stable, "canary": canary}
     with tempfile.TemporaryDirectory(prefix="ci-plugins-canary-") as tmp:
         chart.render(config, manifest, env, Path(tmp), overrides=overrides)
         rendered = guards.read_rendered(Path(tmp))
-    check_traffic(config, env, rendered.files)
+    check_traffic(config, env, rendered.files, weight=weight)
     return StepManifests(rendered.files, split)
 
 
@@ -84,32 +104,105 @@ def render_stable(config: Config, env: str, *, release: ReleaseRecord) -> Mappin
     """The manifests of release alone (the canary ended: promoted or aborted)."""
     with tempfile.TemporaryDirectory(prefix="ci-plugins-stable-") as tmp:
         chart.render(config, guards.manifest_of(release), env, Path(tmp))
-        return guards.read_rendered(Path(tmp)).files
+        files = guards.read_rendered(Path(tmp)).files
+    check_traffic(config, env, files, weight=0)
+    return files
 
 
-def check_traffic(config: Config, env: str, files: Mapping[str, bytes]) -> None:
-    """Refuse a traffic mode whose weighted object the rendered manifests lack."""
+def check_traffic(config: Config, env: str, files: Mapping[str, bytes], *, weight: int) -> None:
+    """Refuse rendered manifests whose route does not send weight percent to the
+    candidate's Service and the rest to stable's (traffic: gateway-api or istio)."""
     traffic = config.environment(env).rollout.traffic
     kind = WEIGHTED_KIND.get(traffic)
     if kind is None:
         return
-    kinds = {
-        obj.get("kind")
+    objects = [
+        obj
         for name, data in files.items()
         for obj in parse_objects(safe_read.decode(data, source=name), file=name)
-    }
+    ]
     where = f"environments.{env}.rollout.traffic: {traffic}"
-    if kind not in kinds:
+    routes = [obj for obj in objects if obj.get("kind") == kind]
+    if not routes:
+        kinds = sorted({str(obj.get("kind")) for obj in objects})
         raise InputError(
             f"{where} sets the candidate's weight on a {kind}, but the chart rendered for "
-            f"{env} has none (it renders {', '.join(sorted(str(k) for k in kinds))})",
-            hint="use traffic: replicas (the shipped chart splits traffic by pod count), "
-            f"or a chart (chart.path) that renders the {kind}",
+            f"{env} has none (it renders {', '.join(kinds)})",
+            hint="use traffic: replicas, or a chart that renders the "
+            f"{kind} from traffic.mode and canary.weight (the shipped chart does)",
         )
-    raise InputError(
-        f"{where}: setting {kind} weights is not built yet; only traffic: replicas is",
-        hint="use traffic: replicas",
-    )
+    services = track_services(objects)
+    wanted = {names.STABLE_TRACK: 100 - weight}
+    if weight:
+        wanted[names.CANDIDATE_TRACK] = weight
+    missing = sorted(set(wanted) - set(services))
+    if missing:
+        raise InputError(
+            f"{where}: the chart rendered for {env} has no Service selecting the "
+            f"{' and the '.join(missing)} track's pods (ci-plugins.dev/track) for the "
+            f"{kind} to send requests to",
+            hint="render one Service per track, as the shipped chart does",
+        )
+    found = [dict(_weights(route, services)) for route in routes]
+    if not any(_sends(weights, wanted) for weights in found):
+        seen = "; ".join(
+            ", ".join(f"{track} {share:g}%" for track, share in sorted(weights.items()))
+            or "no track"
+            for weights in found
+        )
+        expected = ", ".join(f"{track} {share}%" for track, share in sorted(wanted.items()))
+        raise InputError(
+            f"{where}: no {kind} in the chart rendered for {env} sends {expected} "
+            f"(found: {seen})",
+            hint="the chart must set the route's weights from canary.weight",
+        )
+
+
+def track_services(objects: list[dict[str, Any]]) -> dict[str, str]:
+    """track -> the name of the Service that selects only that track's pods."""
+    found: dict[str, str] = {}
+    for obj in objects:
+        if obj.get("kind") != "Service":
+            continue
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        track = selector.get(names.TRACK_LABEL)
+        if track in (names.STABLE_TRACK, names.CANDIDATE_TRACK):
+            found[str(track)] = str((obj.get("metadata") or {}).get("name"))
+    return found
+
+
+def _weights(route: dict[str, Any], services: Mapping[str, str]) -> Iterator[tuple[str, float]]:
+    """(track, percent) for each track the route's first weighted rule sends to."""
+    by_name = {name: track for track, name in services.items()}
+    spec = route.get("spec") or {}
+    if route.get("kind") == "HTTPRoute":
+        rules = [rule.get("backendRefs") or [] for rule in spec.get("rules") or []]
+        refs = [
+            [(str(ref.get("name")), ref.get("weight", 1)) for ref in rule] for rule in rules
+        ]
+    else:  # VirtualService: a destination's host is the Service's name, or its FQDN
+        refs = [
+            [
+                (str((dest.get("destination") or {}).get("host", "")).split(".")[0],
+                 dest.get("weight", 100 if len(http.get("route") or []) == 1 else 0))
+                for dest in http.get("route") or []
+            ]
+            for http in spec.get("http") or []
+        ]  # fmt: skip
+    for rule in refs:
+        tracked = [(by_name[name], weight) for name, weight in rule if name in by_name]
+        if not tracked:
+            continue
+        total = sum(float(weight or 0) for _, weight in rule)
+        for track, weight in tracked:
+            yield track, 100.0 * float(weight or 0) / total if total else 0.0
+        return
+
+
+def _sends(weights: Mapping[str, float], wanted: Mapping[str, int]) -> bool:
+    """The route's shares are the wanted ones (a track with no weight: 0%)."""
+    tracks = set(weights) | set(wanted)
+    return all(abs(weights.get(t, 0.0) - wanted.get(t, 0)) < 0.01 for t in tracks)
 
 
 def _pod_budget(config: Config, env: str, stable: ReleaseRecord) -> int:

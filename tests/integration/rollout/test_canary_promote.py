@@ -114,24 +114,3 @@ def test_another_candidate_while_a_canary_runs_is_refused_and_changes_nothing(
     assert result.exit_code == 1
     assert "a canary of digits 4 runs in prod (at 25%)" in result.stderr
     assert remote_head(env_repo) == head
-
-
-def test_a_traffic_mode_the_chart_cannot_express_is_exit_2_and_changes_nothing(
-    tmp_path: Path, cli: CliRunner, env_repo: Path
-) -> None:
-    canary_config(tmp_path, env_repo)
-    promote_to_prod(tmp_path, cli, "3")
-    canary_config(tmp_path, env_repo, traffic="istio")
-    manifest, rendered = write_release_inputs(tmp_path, env="staging", version="4")
-    assert cli(*promote_args("staging", manifest, rendered, json=False)).exit_code == 0
-    head = remote_head(env_repo)
-
-    result = cli("promote", "--from-env", "staging", "--to-env", "prod")
-
-    assert result.exit_code == 2
-    assert (
-        "environments.prod.rollout.traffic: istio sets the candidate's weight on a "
-        "VirtualService, but the chart rendered for prod has none"
-    ) in result.stderr
-    assert remote_head(env_repo) == head
-    assert "canary" not in remote_yaml(env_repo, RELEASE)

@@ -34,6 +34,19 @@ def test_schema_violations_are_input_errors_naming_each_key(tmp_path: Path) -> N
     ]
 
 
+def test_a_template_refusing_its_values_is_an_input_error_with_the_charts_words(
+    tmp_path: Path,
+) -> None:
+    values = write_text(tmp_path / "v.yaml", "traffic: {mode: gateway-api}\n")
+    with pytest.raises(InputError) as caught:
+        helm.template(CHART, release="digits", namespace="ns", values=[values])
+    assert str(caught.value).startswith(
+        "the chart refused its values: traffic.mode gateway-api needs "
+        "traffic.gatewayApi.parentRefs"
+    )
+    assert caught.value.problems == ["at model-server/templates/traffic.yaml:41:4"]
+
+
 def test_a_missing_chart_is_an_external_error_with_helms_message(tmp_path: Path) -> None:
     with pytest.raises(ExternalError, match="not found") as caught:
         helm.template(tmp_path / "nope", release="digits", namespace="ns")
