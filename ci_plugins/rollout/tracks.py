@@ -152,8 +152,7 @@ def check_traffic(config: Config, env: str, files: Mapping[str, bytes], *, weigh
         )
         expected = ", ".join(f"{track} {share}%" for track, share in sorted(wanted.items()))
         raise InputError(
-            f"{where}: no {kind} in the chart rendered for {env} sends {expected} "
-            f"(found: {seen})",
+            f"{where}: no {kind} in the chart rendered for {env} sends {expected} (found: {seen})",
             hint="the chart must set the route's weights from canary.weight",
         )
 
@@ -177,9 +176,7 @@ def _weights(route: dict[str, Any], services: Mapping[str, str]) -> Iterator[tup
     spec = route.get("spec") or {}
     if route.get("kind") == "HTTPRoute":
         rules = [rule.get("backendRefs") or [] for rule in spec.get("rules") or []]
-        refs = [
-            [(str(ref.get("name")), ref.get("weight", 1)) for ref in rule] for rule in rules
-        ]
+        refs = [[(str(ref.get("name")), ref.get("weight", 1)) for ref in rule] for rule in rules]
     else:  # VirtualService: a destination's host is the Service's name, or its FQDN
         refs = [
             [

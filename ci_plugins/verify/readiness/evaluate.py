@@ -150,6 +150,10 @@ class Evaluator:
             return kinds.rollout(live)
         if kind == "InferenceService":
             return kinds.inference_service(live)
+        if kind in ("HTTPRoute", "GRPCRoute") and ref.api_version.startswith(
+            "gateway.networking.k8s.io/"
+        ):
+            return kinds.route(live, self.timers, self.policy, key)
         if kind in kinds.ALWAYS_CURRENT:
             return current("Exists")
         return kinds.generic(live, self.timers, self.policy, key)

@@ -318,6 +318,38 @@ def inference_service(obj: Obj) -> Result:
     return progressing("ModelLoading", f"transition {transition}, target {target}")
 
 
+def route(obj: Obj, timers: Timers, policy: Policy, key: str) -> Result:
+    """Gateway API routes (HTTPRoute, GRPCRoute): per parent in status.parents (its
+    RouteParentStatus), Accepted and ResolvedRefs, at the route's generation. Accepted or
+    ResolvedRefs False fails with the controller's reason (NotAllowedByListeners,
+    BackendNotFound, RefNotPermitted...); no parent status after unknown_grace: Unknown
+    (no Gateway controller picked the route up)."""
+    generation = get(obj, "metadata", "generation")
+    parents = get(obj, "status", "parents", default=[]) or []
+    if not parents:
+        if timers.age(f"{key}/unknown") >= policy.unknown_grace:
+            return Result(
+                Status.UNKNOWN,
+                "NotAccepted",
+                "no Gateway controller has written status.parents (is a controller running "
+                "for the Gateway in parentRefs?)",
+            )
+        return progressing("NotAccepted", "waiting for a Gateway controller to accept the route")
+    for parent in parents:
+        gateway = str(get(parent, "parentRef", "name", default="?"))
+        found = {c.get("type"): c for c in parent.get("conditions") or []}
+        for kind in ("Accepted", "ResolvedRefs"):
+            cond = found.get(kind)
+            if cond is None or _behind(cond.get("observedGeneration", generation), generation):
+                return progressing(f"{kind}Pending", f"Gateway {gateway}: {kind} not reported")
+            if cond.get("status") == "False":
+                reason = str(cond.get("reason") or f"Not{kind}")
+                return failed(reason, f"Gateway {gateway}: {cond.get('message', '')}".strip())
+            if cond.get("status") != "True":
+                return progressing(f"{kind}Pending", f"Gateway {gateway}: {kind} unknown")
+    return current("Accepted")
+
+
 def generic(obj: Obj, timers: Timers, policy: Policy, key: str) -> Result:
     """Custom resources: observedGeneration, Reconciling/Stalled, Ready; Unknown otherwise."""
     if (waiting := _generation(obj)) is not None:
@@ -360,4 +392,8 @@ ALWAYS_CURRENT = {
     "ServiceMonitor",
     "PodMonitor",
     "PrometheusRule",
+    # Istio writes no status on a VirtualService unless its config status is enabled
+    # (istiod PILOT_ENABLE_STATUS), and Argo CD has no health check for it either.
+    "VirtualService",
+    "DestinationRule",
 }

@@ -41,8 +41,7 @@ def test_a_template_refusing_its_values_is_an_input_error_with_the_charts_words(
     with pytest.raises(InputError) as caught:
         helm.template(CHART, release="digits", namespace="ns", values=[values])
     assert str(caught.value).startswith(
-        "the chart refused its values: traffic.mode gateway-api needs "
-        "traffic.gatewayApi.parentRefs"
+        "the chart refused its values: traffic.mode gateway-api needs traffic.gatewayApi.parentRefs"
     )
     assert caught.value.problems == ["at model-server/templates/traffic.yaml:41:4"]
 
