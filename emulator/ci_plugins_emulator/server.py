@@ -51,6 +51,9 @@ RESOURCES = {
     "argoproj.io/v1alpha1/applications": "Application",
     "argoproj.io/v1alpha1/rollouts": "Rollout",
     "kustomize.toolkit.fluxcd.io/v1/kustomizations": "Kustomization",
+    # The Gateway API's and Istio's CRDs, as installed where traffic: gateway-api / istio runs.
+    "gateway.networking.k8s.io/v1/httproutes": "HTTPRoute",
+    "networking.istio.io/v1/virtualservices": "VirtualService",
 }
 VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 PROXY = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/:]+)(?::([^/]+))?/proxy/(.*)$")

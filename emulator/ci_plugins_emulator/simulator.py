@@ -1,5 +1,6 @@
 """LOCAL CLUSTER EMULATOR: plays the Deployment/ReplicaSet/Job controllers, the scheduler,
-EndpointSlices and Argo CD's health; the kubelet (kubelet.py) runs the pods as processes.
+EndpointSlices, a Gateway controller's route status and Argo CD's health; the kubelet
+(kubelet.py) runs the pods as processes.
 
 It reads kmock's in-memory objects and writes through the emulator's own HTTP API, so every
 change reaches watches like a real controller's would. It is event-driven: a pass over the
@@ -128,6 +129,8 @@ class Simulator:
         self.kubelet.sync(await self.schedule(self.objects("pods"), now))
         for svc in self.objects("services"):
             await self.service(svc)
+        for route in self.objects("httproutes"):
+            await self.http_route(route)
         for hpa in self.objects("horizontalpodautoscalers"):
             await self.set_status(
                 hpa,
@@ -415,6 +418,42 @@ class Simulator:
             )
         elif existing[0].get("endpoints") != endpoints:
             await self.patch(existing[0], {"endpoints": endpoints})
+
+    async def http_route(self, route: Obj) -> None:
+        """A Gateway controller's RouteParentStatus: every parentRef's Gateway accepts the
+        route (the emulator has no Gateway objects); ResolvedRefs is False with
+        BackendNotFound while a backendRef names a Service that does not exist."""
+        meta = route["metadata"]
+        namespace = meta["namespace"]
+        services = {s["metadata"]["name"] for s in self.objects("services", namespace)}
+        missing = [
+            str(ref.get("name"))
+            for rule in (route.get("spec") or {}).get("rules") or []
+            for ref in rule.get("backendRefs") or []
+            if ref.get("kind", "Service") == "Service"
+            and ref.get("namespace", namespace) == namespace
+            and ref.get("name") not in services
+        ]
+        generation = meta.get("generation", 1)
+        resolved = (
+            _condition("ResolvedRefs", "False", "BackendNotFound",
+                       f"backend Service(s) not found: {', '.join(sorted(missing))}")
+            if missing
+            else _condition("ResolvedRefs", "True", "ResolvedRefs", "all references resolved")
+        )  # fmt: skip
+        accepted = _condition("Accepted", "True", "Accepted", "accepted by the emulated Gateway")
+        parents = [
+            {
+                "parentRef": ref,
+                "controllerName": "ci-plugins.dev/emulated-gateway",
+                "conditions": [
+                    {**accepted, "observedGeneration": generation},
+                    {**resolved, "observedGeneration": generation},
+                ],
+            }
+            for ref in (route.get("spec") or {}).get("parentRefs") or []
+        ]
+        await self.set_status(route, {"parents": parents})
 
     async def job(self, job: Obj, now: float) -> None:
         """The Job controller: pods up to parallelism until completions succeed (Indexed

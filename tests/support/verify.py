@@ -163,6 +163,19 @@ def service(name: str = APP) -> dict[str, Any]:
     }
 
 
+def http_route(*backends: str, name: str = APP) -> dict[str, Any]:
+    """A Gateway API HTTPRoute attached to a Gateway, splitting evenly over backends."""
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": name},
+        "spec": {
+            "parentRefs": [{"name": "ml-gateway", "namespace": "infra"}],
+            "rules": [{"backendRefs": [{"name": b, "port": 8501, "weight": 1} for b in backends]}],
+        },
+    }
+
+
 def app_files(objects: list[dict[str, Any]], *, env: str = ENV, app: str = APP) -> dict[str, str]:
     base = f"environments/{env}/{app}"
     files = {

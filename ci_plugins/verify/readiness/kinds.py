@@ -320,10 +320,13 @@ def inference_service(obj: Obj) -> Result:
 
 def route(obj: Obj, timers: Timers, policy: Policy, key: str) -> Result:
     """Gateway API routes (HTTPRoute, GRPCRoute): per parent in status.parents (its
-    RouteParentStatus), Accepted and ResolvedRefs, at the route's generation. Accepted or
-    ResolvedRefs False fails with the controller's reason (NotAllowedByListeners,
-    BackendNotFound, RefNotPermitted...); no parent status after unknown_grace: Unknown
-    (no Gateway controller picked the route up)."""
+    RouteParentStatus), Accepted and ResolvedRefs, at the route's generation.
+
+    Accepted False fails at once with the controller's reason (NotAllowedByListeners,
+    NoMatchingParent...), except Pending. ResolvedRefs False (BackendNotFound,
+    RefNotPermitted...) fails once it has lasted unknown_grace: a controller can see the
+    route a moment before the Services it names. No parent status after unknown_grace:
+    Unknown (no Gateway controller picked the route up)."""
     generation = get(obj, "metadata", "generation")
     parents = get(obj, "status", "parents", default=[]) or []
     if not parents:
@@ -344,7 +347,12 @@ def route(obj: Obj, timers: Timers, policy: Policy, key: str) -> Result:
                 return progressing(f"{kind}Pending", f"Gateway {gateway}: {kind} not reported")
             if cond.get("status") == "False":
                 reason = str(cond.get("reason") or f"Not{kind}")
-                return failed(reason, f"Gateway {gateway}: {cond.get('message', '')}".strip())
+                message = f"Gateway {gateway}: {cond.get('message', '')}".strip()
+                transient = reason == "Pending" or kind == "ResolvedRefs"
+                if transient and timers.age(f"{key}/{kind}") < policy.unknown_grace:
+                    return progressing(reason, message)
+                return failed(reason, message)
+            timers.forget(f"{key}/{kind}")
             if cond.get("status") != "True":
                 return progressing(f"{kind}Pending", f"Gateway {gateway}: {kind} unknown")
     return current("Accepted")

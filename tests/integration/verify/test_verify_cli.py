@@ -16,7 +16,7 @@ from ci_plugins_emulator.server import Fault
 from tests.support.cli import CliRunner, clean_env
 from tests.support.envrepo import git, remote_head, remote_yaml, seed_files
 from tests.support.models import GOLDEN_INPUTS, expected_predictions
-from tests.support.verify import VerifyEnv, deployment, service
+from tests.support.verify import APP, VerifyEnv, deployment, http_route, service
 
 
 def _reasons(document: dict[str, object]) -> dict[str, str]:
@@ -56,6 +56,26 @@ def test_verify_waits_for_a_rollout_in_progress_and_says_why(
     assert "deployment/digits" in result.stderr
     assert "Init:fetch-model" in result.stderr  # the init container really runs 2.5 s
     assert "giving up in" in result.stderr
+
+
+def test_a_gateway_route_accepted_with_its_backends_found_is_healthy(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    verify_env.publish(deployment(), service(), http_route(APP))
+    result = verify_env.verify_then_sync()
+    assert result.exit_code == 0, result.stderr
+    assert _reasons(result.json)["HTTPRoute/digits"] == "Current:Accepted"
+
+
+def test_a_gateway_route_to_a_service_that_does_not_exist_fails_with_backend_not_found(
+    verify_env: VerifyEnv, cli: CliRunner
+) -> None:
+    verify_env.write_config(unknown_grace=3)
+    verify_env.publish(deployment(), service(), http_route(APP, "digits-candidate"))
+    result = verify_env.verify_then_sync()
+    assert result.exit_code == 1, result.stderr
+    assert _reasons(result.json)["HTTPRoute/digits"] == "Failed:BackendNotFound"
+    assert "backend Service(s) not found: digits-candidate" in result.stderr
 
 
 def test_crash_loop_two_seconds_in_fails_fast_with_evidence(
