@@ -3,10 +3,15 @@
 `node` (fixture) serves the emulated API with the controllers and kubelet, the test image
 `example.test/web` (tests/support/images/web) registered as a run-image, and offers
 `create(obj)`, `pod(name)`, `wait_for(predicate)`, `log(...)` and `proxy(...)` over HTTP.
+
+For any emulated cluster: `argocd_sync(url, env_repo, ...)` plays Argo CD once, as
+`ci-plugins-emulator sync` does, and `predict(client, ...)` POSTs a `:predict` through the
+API server's service proxy, as a client of the cluster would.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -153,3 +158,26 @@ def serving_container(model_dir: Path, *, name: str = "digits", **extra: Any) ->
 
 def model_volume(model_dir: Path) -> Obj:
     return {"name": "models", "hostPath": {"path": str(model_dir), "type": "Directory"}}
+
+
+def argocd_sync(
+    url: str, env_repo: Path, *, env: str, app: str, config: Path | None = None
+) -> None:
+    """Apply what env_repo's main commits for env/app to the cluster at url and record it in
+    the Argo CD Application, by the code path of `ci-plugins-emulator sync` (once)."""
+    from ci_plugins_emulator.syncing import sync_once
+
+    args = argparse.Namespace(
+        env_repo=str(env_repo), branch="main", env=env, app=app, namespace=None, config=config,
+        watch=False,
+    )  # fmt: skip
+    assert sync_once(url, args) == 0, f"sync of {env}/{app} from {env_repo} failed"
+
+
+def predict(
+    client: EmulatorClient, *, namespace: str, service: str, model: str, instances: list[Any]
+) -> tuple[int, Any]:
+    """(HTTP status, body) of TF Serving's REST :predict on the Service's `http` port,
+    through the API server's service proxy."""
+    path = f"/api/v1/namespaces/{namespace}/services/{service}:http/proxy/v1/models/{model}:predict"
+    return client.request("POST", path, {"instances": instances})

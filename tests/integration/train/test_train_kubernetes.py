@@ -1,6 +1,8 @@
 """train.backend: kubernetes against the LOCAL CLUSTER EMULATOR with real pods (processes),
-a real docker-registry and, for the one slow test, two real TensorFlow workers talking
-MultiWorkerMirroredStrategy over loopback."""
+a real docker-registry and, for the slow tests, real TensorFlow workers; two of them talk
+MultiWorkerMirroredStrategy over loopback, and their model then goes through gate, package,
+render, promote, Argo CD's sync (emulated) and verify, to a TF Serving pod on the same
+emulated cluster that pulled it by digest and answers a prediction."""
 
 from __future__ import annotations
 
@@ -24,14 +26,16 @@ from ci_plugins_emulator.server import Fault, RunningCluster, write_kubeconfig
 from ci_plugins.model.digest import directory_digest
 from tests.support.cli import EXAMPLE, CliResult, CliRunner, clean_env
 from tests.support.envrepo import git, make_bare_repo
-from tests.support.node import FAST
+from tests.support.node import FAST, argocd_sync, predict
 from tests.support.promote import promote_args
 from tests.support.registry import Registry, free_port, start_registry
+from tests.support.verify import FAST_VERIFY
 
 IMAGE = "registry.example.test/ml/digits-train@sha256:" + "c" * 64
 NAMESPACE = "ml-train"
 COMMIT = "feedc0de" + "0" * 32
 JOB = f"digits-train-{COMMIT[:8]}"
+GOLDEN = json.loads((EXAMPLE / "golden-request.json").read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -48,6 +52,9 @@ class Cluster:
         # Multi-worker, the example trains with its own loop (keras-team/keras#20585), which
         # train.tune does not tune yet: the cluster run trains the example's fixed params.
         config["train"].pop("tune", None)
+        # verify of the result waits for the emulated Argo CD's Application (render has the
+        # chart's puller talk plain HTTP to the loopback registry by itself)
+        config["verify"] = {"controller": {"kind": "argocd"}, **FAST_VERIFY}
         config["train"].update(
             backend="kubernetes",
             epochs=kubernetes.pop("epochs", 12),
@@ -84,13 +91,14 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     project = tmp_path / "project"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "out*"))
     registry = start_registry(tmp_path / "registry")
-    running, _ = start(tmp_path / "node", FAST, run_images={IMAGE: project})
+    running, simulator = start(tmp_path / "node", FAST, run_images={IMAGE: project})
     try:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", running.url)
         yield Cluster(running, EmulatorClient(running.url), registry, project, kubeconfig)
     finally:
         settle(running, tmp_path / "node" / "pods" / NAMESPACE)
         running.stop()
+        simulator.kubelet.stop_all()  # a model server outlives nothing, even if stop timed out
         registry.stop()
 
 
@@ -406,9 +414,58 @@ def test_two_tensorflow_workers_train_the_digits_model_over_loopback(
     assert promoted.exit_code == 0, promoted.stderr
     release = yaml.safe_load(git("show", "main:environments/dev/digits/release.yaml", cwd=env_repo))
     assert release["model"]["digest"] == manifest["model_digest"]
+    # Argo CD (emulated) applies the release to the same cluster; its TF Serving pod starts
+    # (the model pull, TensorFlow's import) while the re-run below attaches
+    argocd_sync(cluster.running.url, env_repo, env="dev", app="digits")
     # a re-run for the same commit attaches to the finished Job and only collects
     again = train(cli, cluster, tmp_path / "again")
     assert again.exit_code == 0, again.stderr
     assert f"attaching to Job {NAMESPACE}/{JOB}" in again.stderr
     again_manifest = json.loads((tmp_path / "again" / "model-manifest.json").read_text())
     assert again_manifest["model_digest"] == manifest["model_digest"]
+    # verify: exactly this release runs, and TF Serving lists model version 7 AVAILABLE
+    verified = cli(
+        "verify", "--env", "dev", "--env-repo", env_repo, "--kubeconfig", cluster.kubeconfig,
+        "--timeout", "600", "--json", cwd=cluster.project, timeout=900,
+    )  # fmt: skip
+    assert verified.exit_code == 0, verified.stderr
+    assert verified.json["verdict"] == "healthy"
+    assert verified.json["commit"] == git("rev-parse", "main", cwd=env_repo).strip()
+    model = next(o for o in verified.json["objects"] if o["kind"] == "Model")
+    assert model["reason"] == "ModelAvailable", model
+    assert "model digits version 7 AVAILABLE" in model["message"], model
+    # the serving pod's init container pulled the chief's model by digest from the registry
+    (serving,) = serving_pods(cluster)
+    (puller,) = serving["spec"]["initContainers"]
+    pinned = f"{cluster.registry.repository('ml/digits')}@{manifest['artifact'].split('@')[1]}"
+    assert manifest["artifact"] == f"oci://{pinned}"
+    assert pinned in puller["args"]
+    (pulled,) = serving["status"]["initContainerStatuses"]
+    assert pulled["state"]["terminated"]["exitCode"] == 0, pulled
+    # a client's prediction through the Service: 10 class probabilities per image
+    status, body = predict(
+        cluster.client, namespace="ml-dev", service=service_of(tmp_path / "r"),
+        model="digits", instances=GOLDEN["instances"],
+    )  # fmt: skip
+    assert status == 200, body
+    predictions = body["predictions"]
+    assert [len(row) for row in predictions] == [10] * len(GOLDEN["labels"])
+    assert all(abs(sum(row) - 1) < 1e-3 for row in predictions), predictions
+    assert [row.index(max(row)) for row in predictions] == GOLDEN["labels"], predictions
+
+
+def serving_pods(cluster: Cluster) -> list[dict[str, Any]]:
+    _, body = cluster.client.request("GET", "/api/v1/namespaces/ml-dev/pods")
+    pods = (body or {}).get("items") or []
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+def service_of(rendered: Path) -> str:
+    """The name of the one Service the render wrote."""
+    (name,) = [
+        doc["metadata"]["name"]
+        for path in sorted(rendered.rglob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        if doc and doc.get("kind") == "Service"
+    ]
+    return str(name)
