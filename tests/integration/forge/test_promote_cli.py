@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import CliResult, CliRunner
-from tests.support.envrepo import remote_files, remote_head, seed_files
+from tests.support.envrepo import git, remote_files, remote_head, remote_yaml, seed_files
 from tests.support.forge_server import GITHUB_REPO, GITLAB_PROJECT, TOKEN, ForgeServer
 from tests.support.promote import promote_args, write_config, write_release_inputs
 
@@ -196,3 +196,39 @@ def test_every_missing_approval_setting_is_reported_in_one_run(
         assert key in result.stderr
     assert "docs/approvals.md" in result.stderr
     assert _refs(env_repo) == ["refs/heads/main"]
+
+
+def test_a_canary_in_an_approval_environment_starts_only_when_its_request_is_merged(
+    tmp_path: Path, cli: CliRunner, env_repo: Path, forge: ForgeServer
+) -> None:
+    seed_files(env_repo, {"README.md": "environments\n"})
+    prod = {
+        "namespace": "ml-prod",
+        "approval": "merge-request",
+        "values": {"replicaCount": 2},
+        "rollout": {"strategy": "canary", "steps": [50, 100]},
+    }
+    forge_keys = {"forge": "gitlab", "api_url": forge.url, "project": GITLAB_PROJECT}
+    write_config(
+        tmp_path,
+        str(env_repo),
+        extra={
+            "env_repo": {"url": str(env_repo), "branch": "main", **forge_keys},
+            "environments": {"prod": prod},
+        },
+    )
+    token = {TOKEN_VARIABLE["gitlab"]: TOKEN}
+    for version in ("3", "4"):
+        manifest, rendered = write_release_inputs(tmp_path, env="prod", version=version)
+        result = cli(*promote_args("prod", manifest, rendered), env=token)
+        assert result.exit_code == 0, result.stderr
+        assert result.json["merge_request"], result.stderr
+        if version == "3":  # a person merges the first release (a fast-forward here)
+            git("update-ref", "refs/heads/main", remote_head(env_repo, BRANCH), cwd=env_repo)
+
+    main = remote_yaml(env_repo, "environments/prod/digits/release.yaml")
+    proposed = remote_yaml(env_repo, "environments/prod/digits/release.yaml", BRANCH)
+    assert main["model"]["version"] == "3"
+    assert "canary" not in main  # nothing of 4 runs before the merge
+    assert proposed["canary"]["weight"] == 50
+    assert proposed["canary"]["release"]["model"]["version"] == "4"
