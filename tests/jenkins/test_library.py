@@ -276,9 +276,8 @@ CHANGE = {
 FORGE = {**CREDENTIALS, "forge-token": {"secret": "glpat-forge-token-0123456789"}}
 
 
-def test_a_change_request_gets_one_note_with_the_gate_train_and_render_reports(
-    tmp_path: Path,
-) -> None:
+def with_forge_credential(tmp_path: Path) -> Path:
+    """The example Jenkinsfile with forgeCredentialsId: 'forge-token' (notes enabled)."""
     script = tmp_path / "Jenkinsfile"
     script.write_text(
         JENKINSFILE.read_text(encoding="utf-8").replace(
@@ -286,6 +285,13 @@ def test_a_change_request_gets_one_note_with_the_gate_train_and_render_reports(
         ),
         encoding="utf-8",
     )
+    return script
+
+
+def test_a_change_request_gets_one_note_with_the_gate_train_and_render_reports(
+    tmp_path: Path,
+) -> None:
+    script = with_forge_credential(tmp_path)
     record = jenkins(tmp_path, script, env=CHANGE, credentials=FORGE)
     assert record["result"] == "SUCCESS", record["log"]
     runs = [(c["args"]["script"], c["context"]["stage"]) for c in step_runs(record)]
@@ -309,13 +315,7 @@ def test_a_change_request_gets_one_note_with_the_gate_train_and_render_reports(
 def test_a_failed_gate_still_notes_the_change_request_and_a_failed_note_never_fails_it(
     tmp_path: Path,
 ) -> None:
-    script = tmp_path / "Jenkinsfile"
-    script.write_text(
-        JENKINSFILE.read_text(encoding="utf-8").replace(
-            "ciPluginsPipeline(\n", "ciPluginsPipeline(\n    forgeCredentialsId: 'forge-token',\n"
-        ),
-        encoding="utf-8",
-    )
+    script = with_forge_credential(tmp_path)
     failed_gate = jenkins(
         tmp_path / "gate",
         script,
