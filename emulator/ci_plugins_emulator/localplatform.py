@@ -57,17 +57,23 @@ def _binary(name: str) -> str:
     return path
 
 
-def start_registry(root: Path) -> Service:
-    """docker-registry with storage under root/registry, plain HTTP on 127.0.0.1."""
+def start_registry(root: Path, *, htpasswd: Path | None = None) -> Service:
+    """docker-registry with storage under root/registry, plain HTTP on 127.0.0.1; with
+    htpasswd (a bcrypt htpasswd file), basic auth for its users."""
     base = root / "registry"
     base.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    auth = (
+        f"auth:\n  htpasswd:\n    realm: ci-plugins-local\n    path: {htpasswd}\n"
+        if htpasswd
+        else ""
+    )
     config = base / "config.yml"
     config.write_text(
         "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
         "  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n",
+        f"http:\n  addr: 127.0.0.1:{port}\n{auth}",
         encoding="utf-8",
     )
     service = _spawn(REGISTRY, [_binary(REGISTRY), "serve", str(config)], base, port)
