@@ -92,6 +92,16 @@ def remote_files(bare: Path, branch: str = "main", *, under: str = "") -> dict[s
     return {name: git("show", f"refs/heads/{branch}:{name}", cwd=bare) for name in names}
 
 
+def remote_objects(bare: Path, under: str, kind: str, branch: str = "main") -> dict[str, Any]:
+    """The committed Kubernetes objects of one kind under a directory, by name."""
+    found = {}
+    for text in remote_files(bare, branch, under=under).values():
+        obj = yaml.safe_load(text)
+        if isinstance(obj, dict) and obj.get("kind") == kind:
+            found[obj["metadata"]["name"]] = obj
+    return found
+
+
 def remote_yaml(bare: Path, relpath: str, branch: str = "main") -> Any:
     """A YAML file on the branch, parsed (None when absent)."""
     proc = subprocess.run(

@@ -6,10 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tests.support.cli import CliRunner
-from tests.support.envrepo import commit_message, remote_files, remote_head, remote_yaml
+from tests.support.envrepo import commit_message, remote_head, remote_objects, remote_yaml
 from tests.support.promote import digest_of, promote_args, write_config, write_release_inputs
 
 RELEASE = "environments/prod/digits/release.yaml"
@@ -44,12 +42,7 @@ def promote_to_prod(tmp_path: Path, cli: CliRunner, version: str) -> dict[str, A
 
 
 def deployments(env_repo: Path) -> dict[str, dict[str, Any]]:
-    found = {}
-    for text in remote_files(env_repo, under=MANIFESTS).values():
-        obj = yaml.safe_load(text)
-        if obj["kind"] == "Deployment":
-            found[obj["metadata"]["name"]] = obj
-    return found
+    return remote_objects(env_repo, MANIFESTS, "Deployment")
 
 
 def test_the_first_release_of_a_canary_environment_goes_in_whole(

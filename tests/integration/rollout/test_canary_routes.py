@@ -26,7 +26,7 @@ from tests.integration.rollout.test_canary_promote import (
     promote_to_prod,
 )
 from tests.support.cli import CliRunner
-from tests.support.envrepo import commit_message, remote_files, remote_head, remote_yaml
+from tests.support.envrepo import commit_message, remote_head, remote_objects, remote_yaml
 from tests.support.promote import digest_of, promote_args, write_release_inputs
 
 GATEWAY = {
@@ -45,12 +45,7 @@ def routed_config(tmp_path: Path, env_repo: Path, mode: str, **chart: Any) -> Pa
 
 
 def objects(env_repo: Path, kind: str) -> dict[str, dict[str, Any]]:
-    found = {}
-    for text in remote_files(env_repo, under=MANIFESTS).values():
-        obj = yaml.safe_load(text)
-        if obj["kind"] == kind:
-            found[obj["metadata"]["name"]] = obj
-    return found
+    return remote_objects(env_repo, MANIFESTS, kind)
 
 
 def weights(env_repo: Path, mode: str) -> dict[str, int]:
