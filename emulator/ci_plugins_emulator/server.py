@@ -3,8 +3,9 @@
 Adds: resource declarations (so lists answer before anything is stored), pods/log from the
 kubelet's real container output, the service proxy forwarding to a ready endpoint's real
 process, injectable faults (HTTP 5xx, watch 410 Gone), a count of client requests (the
-simulator's own requests are not counted), and `changed`, set on every write, which wakes
-the controllers.
+simulator's own requests are not counted), DeleteOptions' `Orphan` propagation (the
+garbage collector in simulator.py deletes the dependents otherwise), and `changed`, set on
+every write, which wakes the controllers.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ RESOURCES = {
 VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 PROXY = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/:]+)(?::([^/]+))?/proxy/(.*)$")
 POD_LOG = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$")
+# The API's default propagationPolicy is Orphan for batch/v1 Jobs (kept for compatibility,
+# pkg/registry/batch/job/strategy.go) and Background for everything served here otherwise.
+ORPHAN_BY_DEFAULT = {("batch", "jobs")}
 
 
 @dataclass
@@ -116,6 +120,8 @@ class EmulatedCluster(k8s.KubernetesEmulator):
             meta = request.data.setdefault("metadata", {})
             meta.setdefault("uid", str(uuid.uuid4()))
             meta.setdefault("creationTimestamp", now_iso())
+        if request.action == kmock.action.DELETE and _propagation_policy(request) == "Orphan":
+            await self._orphan_dependents(request)
         match = PROXY.match(path)
         if match:
             return await self._proxy(request, *match.groups())
@@ -127,6 +133,23 @@ class EmulatedCluster(k8s.KubernetesEmulator):
         finally:
             if request.method.value not in ("GET", "HEAD", "OPTIONS"):
                 self.changed.set()
+
+    async def _orphan_dependents(self, request: rendering.Request) -> None:
+        """Take the reference to the object being deleted off its dependents, as the API's
+        orphan finalizer does, so the garbage collector leaves them."""
+        if request.resource is None or request.name is None:
+            return  # a collection delete: not used here
+        key = (request.resource, request.namespace, request.name)
+        async with self._lock:
+            if key not in self._objects or self._objects[key].deleted:
+                return  # kmock answers 404
+            uid = self._objects[key].get("metadata", {}).get("uid")
+            for (resource, _, _), obj in list(self._objects.items()):
+                refs = [] if obj.deleted else obj.get("metadata", {}).get("ownerReferences") or []
+                kept = [ref for ref in refs if ref.get("uid") != uid]
+                if len(kept) != len(refs):
+                    obj.patch({"metadata": {"ownerReferences": kept}})
+                    await self._buses[resource].put({"type": "MODIFIED", "object": obj.raw})
 
     def _log(self, request: rendering.Request, namespace: str, pod: str) -> aiohttp.web.Response:
         from ci_plugins_emulator.kubelet import LogError
@@ -280,6 +303,21 @@ class EmulatedCluster(k8s.KubernetesEmulator):
         if not candidates:
             return None
         return candidates[next(self._turn) % len(candidates)]
+
+
+def _propagation_policy(request: rendering.Request) -> str:
+    """DeleteOptions.propagationPolicy from the query or the body (orphanDependents, its
+    deprecated form, too), else the API's default for the resource."""
+    options = request.data if isinstance(request.data, dict) else {}
+    policy = request.params.get("propagationPolicy") or options.get("propagationPolicy")
+    orphan = request.params.get("orphanDependents", options.get("orphanDependents"))
+    if not policy and orphan is not None:
+        policy = "Orphan" if str(orphan).lower() == "true" else "Background"
+    resource = request.resource
+    default = resource is not None and (resource.group, resource.plural) in ORPHAN_BY_DEFAULT
+    if not policy and default:
+        policy = "Orphan"
+    return str(policy or "Background")
 
 
 def _ready(pod: dict[str, Any]) -> bool:

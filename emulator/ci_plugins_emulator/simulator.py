@@ -1,6 +1,6 @@
-"""LOCAL CLUSTER EMULATOR: plays the Deployment/ReplicaSet/Job controllers, the scheduler,
-EndpointSlices, a Gateway controller's route status and Argo CD's health; the kubelet
-(kubelet.py) runs the pods as processes.
+"""LOCAL CLUSTER EMULATOR: plays the Deployment/ReplicaSet/Job controllers, the garbage
+collector, the scheduler, EndpointSlices, a Gateway controller's route status and Argo CD's
+health; the kubelet (kubelet.py) runs the pods as processes.
 
 It reads kmock's in-memory objects and writes through the emulator's own HTTP API, so every
 change reaches watches like a real controller's would. It is event-driven: a pass over the
@@ -122,6 +122,7 @@ class Simulator:
 
     # -- one step of every controller ---------------------------------------------------
     async def tick(self, now: float) -> None:
+        await self.collect_garbage()
         for dep in self.objects("deployments"):
             await self.deployment(dep, now)
         for rs in self.objects("replicasets"):
@@ -155,6 +156,26 @@ class Simulator:
             await self.job(job, now)
         for app in self.objects("applications"):
             await self.application(app)
+
+    async def collect_garbage(self) -> None:
+        """The garbage collector: delete every object whose owners are all gone, level by
+        level (a pruned Deployment's ReplicaSets, then their pods), as background deletion
+        does. Without it a pruned canary's pods kept serving behind the Service (#12)."""
+        while True:
+            alive = {obj.raw["metadata"].get("uid") for obj in self._alive()}
+            orphans = [
+                dict(obj.raw)
+                for obj in self._alive()
+                if (refs := obj.raw["metadata"].get("ownerReferences"))
+                and not any(ref.get("uid") in alive for ref in refs)
+            ]
+            if not orphans:
+                return
+            for orphan in orphans:
+                await self.delete(orphan)
+
+    def _alive(self) -> list[Any]:
+        return [obj for obj in list(self.cluster.objects.values()) if not obj.deleted]
 
     async def deployment(self, dep: Obj, now: float) -> None:
         meta = dep["metadata"]

@@ -6,7 +6,9 @@ through the API server's service proxy.
 The tests are one story on one cluster, in file order: stable 3 runs; candidate 4 starts
 at 50%; without traffic the step is inconclusive (nothing committed); with the load it
 goes through [50, 100] and becomes stable; candidate 5 (a changed input shape) is aborted
-at 50% with the error ratio named, 4 untouched and serving, the app pinned.
+at 50% with the error ratio named, 4 untouched and serving, the app pinned; unpinned,
+candidate 6 (a SavedModel pushed without its version directory) never becomes healthy and
+is aborted on verify's NoModel rule, before any analysis, 4 still serving.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
+from ci_plugins.adapters import oci
+from ci_plugins.model import packaging
 from ci_plugins.model.digest import directory_digest
 from tests.integration.analysis.conftest import GOOD_BODY
 from tests.support.cli import CliRunner, clean_env
@@ -33,6 +39,9 @@ ENV, NAMESPACE, APP = "prod", "ml-prod", "digits"
 RELEASE = f"environments/{ENV}/{APP}/release.yaml"
 MANIFESTS = f"environments/{ENV}/{APP}/manifests"
 STEP_TIMEOUT = "600"  # TF Serving pods take ~50 s to become Ready on a busy machine
+LOAD_RATE, WINDOW = 6, 15  # analysis.load.rate (req/s) and analysis.window (s)
+FULLNAME = "digits-model-server"  # the Service and the stable Deployment
+MODEL_VERSION = "ci-plugins.dev/model-version"
 
 
 @dataclass
@@ -42,6 +51,7 @@ class Cluster:
     registry: str
     prometheus: str
     kubeconfig: Path
+    api: str
 
 
 def _emulator(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -65,9 +75,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     watcher: subprocess.Popen[bytes] | None = None
     try:
         info = json.loads((state / "cluster.json").read_text())
-        found = Cluster(root, env_repo, info["registry"], info["prometheus"], state / "kubeconfig")
+        found = Cluster(
+            root, env_repo, info["registry"], info["prometheus"], state / "kubeconfig", info["api"]
+        )
         config = write_config(root, found)
-        sync = [
+        sync: list[str | Path] = [
             sys.executable, "-m", "ci_plugins_emulator", "sync", "--state-dir", state,
             "--env-repo", env_repo, "--env", ENV, "--config", config, "--watch", "--interval", "1",
         ]  # fmt: skip
@@ -90,13 +102,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def write_config(project: Path, cluster: Cluster, *, load: bool = True) -> Path:
     analysis: dict[str, Any] = {
         "prometheus": cluster.prometheus,
-        "window": "15s",
+        "window": f"{WINDOW}s",
         "min_requests": 10,
         "metrics": {"error_ratio": {"max": 0.01}, "latency_p99_ms": {"max": 5000}},
     }
     if load:
         (project / "golden.jsonl").write_text(GOOD_BODY + "\n", encoding="utf-8")
-        analysis["load"] = {"rate": 6, "requests": "golden.jsonl", "warmup": 2}
+        analysis["load"] = {"rate": LOAD_RATE, "requests": "golden.jsonl", "warmup": 2}
     data = {
         "app": APP,
         "env_repo": {"url": str(cluster.env_repo)},
@@ -119,21 +131,47 @@ def write_config(project: Path, cluster: Cluster, *, load: bool = True) -> Path:
 def release(cli: CliRunner, cluster: Cluster, project: Path, version: str, features: int) -> None:
     """train (a tiny SavedModel) -> package -> render -> promote, as a pipeline does."""
     model = tiny_savedmodel(project / f"model-{version}", version=version, features=features)
-    manifest = project / f"manifest-{version}.json"
-    manifest.write_text(
-        json.dumps(
-            {
-                "app": APP,
-                "model_version": version,
-                "model_digest": directory_digest(model / version),
-                "source_commit": f"{version:0>40}",
-            }
-        ),
-        encoding="utf-8",
-    )
+    manifest = write_manifest(project, version, model / version)
     registry = f"{cluster.registry}/ml/{APP}"
+    package = ["package", "--model-dir", model, "--manifest", manifest, "--registry", registry]
+    result = cli(*package, cwd=project, timeout=300)
+    assert result.exit_code == 0, result.stderr
+    render_and_promote(cli, project, version, manifest)
+
+
+def release_without_version_directory(
+    cli: CliRunner, cluster: Cluster, project: Path, version: str
+) -> None:
+    """A SavedModel pushed by another tool as `model/saved_model.pb`, without the numbered
+    version directory TF Serving loads, then rendered and promoted as usual."""
+    model = tiny_savedmodel(project / f"model-{version}", version=version)
+    flat = packaging.model_tarball(model / version, project / f"flat-{version}.tar.gz")
+    target = oci.Target(
+        ref=packaging.parse_registry(f"{cluster.registry}/ml/{APP}"), plain_http=True
+    )
+    digest = oci.push_artifact(
+        target, tag=version, tarball=flat, title=packaging.ARTIFACT_DIR, annotations={}
+    )
+    artifact = f"oci://{target.ref.pinned(digest)}"
+    manifest = write_manifest(project, version, model / version, artifact=artifact)
+    render_and_promote(cli, project, version, manifest)
+
+
+def write_manifest(project: Path, version: str, files: Path, **extra: str) -> Path:
+    manifest = project / f"manifest-{version}.json"
+    document = {
+        "app": APP,
+        "model_version": version,
+        "model_digest": directory_digest(files),
+        "source_commit": f"{version:0>40}",
+        **extra,
+    }
+    manifest.write_text(json.dumps(document), encoding="utf-8")
+    return manifest
+
+
+def render_and_promote(cli: CliRunner, project: Path, version: str, manifest: Path) -> None:
     for args in (
-        ["package", "--model-dir", model, "--manifest", manifest, "--registry", registry],
         ["render", "--manifest", manifest, "--env", ENV, "--output-dir", project / f"r-{version}"],
         ["promote", "--env", ENV, "--rendered", project / f"r-{version}", "--manifest", manifest],
     ):
@@ -157,9 +195,39 @@ def deployments(cluster: Cluster) -> dict[str, dict[str, Any]]:
     return found
 
 
+def pods(cluster: Cluster, track: str) -> dict[str, dict[str, Any]]:
+    """The track's pods in the cluster, by name."""
+    found = requests.get(f"{cluster.api}/api/v1/namespaces/{NAMESPACE}/pods", timeout=30)
+    found.raise_for_status()
+    return {
+        pod["metadata"]["name"]: pod
+        for pod in found.json()["items"]
+        if pod["metadata"]["labels"].get("ci-plugins.dev/track") == track
+    }
+
+
+def predict_through_the_service(cluster: Cluster) -> requests.Response:
+    return requests.post(
+        f"{cluster.api}/api/v1/namespaces/{NAMESPACE}/services/{FULLNAME}:http/proxy"
+        f"/v1/models/{APP}:predict",
+        data=GOOD_BODY,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+
+
+def assert_requests_add_up(step: dict[str, Any]) -> None:
+    """The tracks' server-side counts are the requests the load sent in the window, split
+    about evenly between the two pods behind the Service (each request counted once)."""
+    served = step["metrics"]["requests"]
+    sent = step["metrics"]["load_rate"]["candidate"] * WINDOW
+    total = served["candidate"] + served["stable"]
+    assert abs(total - sent) <= 0.15 * sent, (served, sent)
+    assert 0.35 * total <= served["candidate"] <= 0.65 * total, served
+
+
 def model_of(deployment: dict[str, Any]) -> str:
-    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-    return str(annotations["ci-plugins.dev/model-version"])
+    return str(deployment["spec"]["template"]["metadata"]["annotations"][MODEL_VERSION])
 
 
 @pytest.fixture
@@ -204,6 +272,7 @@ def test_a_good_candidate_goes_through_50_and_100_and_ends_as_stable(
     ]
     assert document["steps"][0]["metrics"]["error_ratio"] == {"candidate": 0.0, "stable": 0.0}
     assert document["steps"][0]["metrics"]["requests"]["candidate"] >= 10
+    assert_requests_add_up(document["steps"][0])
     log = remote_log(cluster.env_repo)
     assert len(log) == before + 2
     assert len(document["commits"]) == 2
@@ -233,8 +302,11 @@ def test_a_candidate_rejecting_the_input_is_aborted_with_stable_untouched_and_pi
     assert document["verdict"] == "aborted"
     ((step),) = document["steps"]
     assert (step["weight"], step["verdict"]) == (50, "failed")
-    assert step["metrics"]["error_ratio"]["candidate"] > 0.01
+    # Every request the candidate's one pod served failed; none went to a pod of an
+    # earlier canary (the emulator's garbage collector removed candidate 4's pod).
+    assert step["metrics"]["error_ratio"]["candidate"] > 0.9
     assert step["metrics"]["error_ratio"]["stable"] == 0.0
+    assert_requests_add_up(step)
     assert "error_ratio" in result.stderr
     record = remote_yaml(cluster.env_repo, RELEASE)
     assert record["model"]["version"] == "4"
@@ -245,3 +317,59 @@ def test_a_candidate_rejecting_the_input_is_aborted_with_stable_untouched_and_pi
     pin = remote_yaml(cluster.env_repo, f"environments/{ENV}/{APP}/pin.yaml")
     assert pin["model_version"] == "4"
     assert "canary of 5 aborted" in pin["reason"]
+
+
+def test_a_candidate_that_never_becomes_healthy_is_aborted_on_health_with_stable_serving(
+    cli: CliRunner, cluster: Cluster, project: Path
+) -> None:
+    write_config(project, cluster)
+    unpinned = cli("unpin", "--env", ENV, cwd=project)  # the user lets promotions resume
+    assert unpinned.exit_code == 0, unpinned.stderr
+    release_without_version_directory(cli, cluster, project, "6")
+    promoted = remote_log(cluster.env_repo)
+    assert "canary digits 6 in prod" in promoted[0]
+    stable = pods(cluster, "stable")
+    assert [p["metadata"]["annotations"][MODEL_VERSION] for p in stable.values()] == ["4"]
+
+    started = time.monotonic()
+    result = rollout(cli, cluster)
+    took = time.monotonic() - started
+
+    assert result.exit_code == 1, result.stderr
+    document = result.json
+    assert document["verdict"] == "aborted"
+    ((step),) = document["steps"]
+    assert (step["weight"], step["verdict"], step["health"]) == (50, "unhealthy", "failed")
+    assert step["metrics"] == {}  # no analysis ran: health, not a metric, decided
+    reasons = " ".join(step["health_reasons"])
+    assert "NoModel" in reasons, reasons
+    assert "no model: TF Serving found no version of digits under" in reasons
+    assert "unhealthy" in result.stderr
+    log = remote_log(cluster.env_repo)
+    assert len(log) == len(promoted) + 1  # exactly one commit: the abort
+    assert document["commits"] == [log[0].split()[0]]
+    assert "canary digits 6 in prod: aborted, 4 serves all traffic" in log[0]
+    record = remote_yaml(cluster.env_repo, RELEASE)
+    assert record["model"]["version"] == "4"
+    assert "canary" not in record
+    assert {name: model_of(d) for name, d in deployments(cluster).items()} == {FULLNAME: "4"}
+    pin = remote_yaml(cluster.env_repo, f"environments/{ENV}/{APP}/pin.yaml")
+    assert pin["model_version"] == "4"
+    assert "canary of 6 aborted: step 50%: unhealthy" in pin["reason"]
+    # Argo CD prunes the canary Deployment; the garbage collector takes its pod
+    deadline = time.monotonic() + 60
+    while pods(cluster, "candidate") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert pods(cluster, "candidate") == {}
+    # stable untouched: the same pod, never restarted, answering through the Service
+    after = pods(cluster, "stable")
+    assert after.keys() == stable.keys()
+    (pod,) = after.values()
+    assert [c["restartCount"] for c in pod["status"]["containerStatuses"]] == [0]
+    answer = predict_through_the_service(cluster)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["predictions"]) == 2
+    # Fails fast: NoModel 3 s after TF Serving's first "No versions" line, not the startup
+    # probe's 5 minutes nor the 600 s step timeout (measured on the busy 2-core machine:
+    # 7 s from the promote commit to the abort commit in 2 runs; 12-16 s for this test).
+    assert took < 60, f"{took:.0f}s"
