@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ci_plugins.config import names
 from ci_plugins.config.models import ModelCheckConfig
 from ci_plugins.render.manifests import MODEL_VERSION
 from ci_plugins.verify.readiness.model import Obj, get
@@ -48,7 +49,12 @@ def find_target(
     )
     if version is None or not services:
         return None
-    service = next((s for s in services if get(s, "metadata", "name") == cfg.service), services[0])
+    # A canary with a routed traffic mode adds a Service per track; the model's own Service
+    # is the one that selects both (its selector names no track).
+    both = [s for s in services if names.TRACK_LABEL not in get(s, "spec", "selector", default={})]
+    service = next(
+        (s for s in services if get(s, "metadata", "name") == cfg.service), (both or services)[0]
+    )
     return ModelTarget(
         namespace=str(get(service, "metadata", "namespace", default="default")),
         service=cfg.service or str(get(service, "metadata", "name")),

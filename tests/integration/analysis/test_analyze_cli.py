@@ -79,6 +79,9 @@ def test_analyze_without_traffic_exits_1_inconclusive(
     tmp_path: Path, cli: CliRunner, live: Live, seeded_repo: Path
 ) -> None:
     write_config(tmp_path, live, seeded_repo)
+    # Without analysis.load the window is the 3 s before analyze runs: let the previous
+    # test's load (which ended just now) leave it, and a 1 s scrape record that.
+    time.sleep(5)
 
     result = cli("analyze", "--env", "staging", "--duration", "3", "--json")
 

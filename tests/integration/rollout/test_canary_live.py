@@ -8,7 +8,9 @@ at 50%; without traffic the step is inconclusive (nothing committed); with the l
 goes through [50, 100] and becomes stable; candidate 5 (a changed input shape) is aborted
 at 50% with the error ratio named, 4 untouched and serving, the app pinned; unpinned,
 candidate 6 (a SavedModel pushed without its version directory) never becomes healthy and
-is aborted on verify's NoModel rule, before any analysis, 4 still serving.
+is aborted on verify's NoModel rule, before any analysis, 4 still serving; switched to
+traffic: gateway-api, candidate 7 goes through [50, 100] behind an HTTPRoute (the
+emulated Gateway controller accepts it) and ends as stable, the route all on stable.
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ from ci_plugins.model import packaging
 from ci_plugins.model.digest import directory_digest
 from tests.integration.analysis.conftest import GOOD_BODY
 from tests.support.cli import CliRunner, clean_env
-from tests.support.envrepo import make_bare_repo, remote_files, remote_log, remote_yaml
+from tests.support.envrepo import (
+    make_bare_repo,
+    remote_log,
+    remote_objects,
+    remote_yaml,
+)
 from tests.support.models import tiny_savedmodel
 from tests.support.verify import FAST_VERIFY
 
@@ -42,6 +49,7 @@ STEP_TIMEOUT = "600"  # TF Serving pods take ~50 s to become Ready on a busy mac
 LOAD_RATE, WINDOW = 6, 15  # analysis.load.rate (req/s) and analysis.window (s)
 FULLNAME = "digits-model-server"  # the Service and the stable Deployment
 MODEL_VERSION = "ci-plugins.dev/model-version"
+GATEWAY = "ml-gateway"  # the Gateway the HTTPRoute of traffic: gateway-api attaches to
 
 
 @dataclass
@@ -99,7 +107,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         assert down.returncode == 0, down.stderr
 
 
-def write_config(project: Path, cluster: Cluster, *, load: bool = True) -> Path:
+def write_config(
+    project: Path, cluster: Cluster, *, load: bool = True, traffic: str = "replicas"
+) -> Path:
     analysis: dict[str, Any] = {
         "prometheus": cluster.prometheus,
         "window": f"{WINDOW}s",
@@ -109,15 +119,18 @@ def write_config(project: Path, cluster: Cluster, *, load: bool = True) -> Path:
     if load:
         (project / "golden.jsonl").write_text(GOOD_BODY + "\n", encoding="utf-8")
         analysis["load"] = {"rate": LOAD_RATE, "requests": "golden.jsonl", "warmup": 2}
+    values: dict[str, Any] = {"modelPuller": {"plainHttp": True}, "metrics": {"enabled": True}}
+    if traffic == "gateway-api":
+        values["traffic"] = {"gatewayApi": {"parentRefs": [{"name": GATEWAY}]}}
     data = {
         "app": APP,
         "env_repo": {"url": str(cluster.env_repo)},
-        "chart": {"values": {"modelPuller": {"plainHttp": True}, "metrics": {"enabled": True}}},
+        "chart": {"values": values},
         "environments": {
             ENV: {
                 "namespace": NAMESPACE,
                 "values": {"replicaCount": 1},
-                "rollout": {"strategy": "canary", "steps": [50, 100]},
+                "rollout": {"strategy": "canary", "steps": [50, 100], "traffic": traffic},
             }
         },
         "verify": {"controller": {"kind": "argocd"}, **FAST_VERIFY},
@@ -187,12 +200,7 @@ def rollout(cli: CliRunner, cluster: Cluster) -> Any:
 
 
 def deployments(cluster: Cluster) -> dict[str, dict[str, Any]]:
-    found = {}
-    for text in remote_files(cluster.env_repo, under=MANIFESTS).values():
-        obj = yaml.safe_load(text)
-        if obj["kind"] == "Deployment":
-            found[obj["metadata"]["name"]] = obj
-    return found
+    return remote_objects(cluster.env_repo, MANIFESTS, "Deployment")
 
 
 def pods(cluster: Cluster, track: str) -> dict[str, dict[str, Any]]:
@@ -373,3 +381,48 @@ def test_a_candidate_that_never_becomes_healthy_is_aborted_on_health_with_stable
     # probe's 5 minutes nor the 600 s step timeout (measured on the busy 2-core machine:
     # 7 s from the promote commit to the abort commit in 2 runs; 12-16 s for this test).
     assert took < 60, f"{took:.0f}s"
+
+
+def test_a_candidate_behind_a_gateway_route_goes_through_its_weights_and_ends_as_stable(
+    cli: CliRunner, cluster: Cluster, project: Path
+) -> None:
+    write_config(project, cluster, traffic="gateway-api")
+    unpinned = cli("unpin", "--env", ENV, cwd=project)
+    assert unpinned.exit_code == 0, unpinned.stderr
+    release(cli, cluster, project, "7", 64)
+    route = remote_objects(cluster.env_repo, MANIFESTS, "HTTPRoute")[FULLNAME]
+    ((rule),) = route["spec"]["rules"]
+    assert {r["name"]: r["weight"] for r in rule["backendRefs"]} == {
+        f"{FULLNAME}-stable": 50,
+        f"{FULLNAME}-candidate": 50,
+    }
+
+    result = rollout(cli, cluster)
+
+    assert result.exit_code == 0, result.stderr
+    document = result.json
+    assert document["verdict"] == "promoted"
+    assert [(s["weight"], s["verdict"], s["health"]) for s in document["steps"]] == [
+        (50, "passed", "healthy"),
+        (100, "passed", "healthy"),
+    ]
+    log = remote_log(cluster.env_repo)
+    assert "canary digits 7 in prod: 100% of traffic (1 candidate, 1 stable pods)" in log[1]
+    assert "canary digits 7 in prod: promoted to stable (replaces 4)" in log[0]
+    route = remote_objects(cluster.env_repo, MANIFESTS, "HTTPRoute")[FULLNAME]
+    ((rule),) = route["spec"]["rules"]
+    assert [(r["name"], r["weight"]) for r in rule["backendRefs"]] == [(f"{FULLNAME}-stable", 100)]
+    assert {name: model_of(d) for name, d in deployments(cluster).items()} == {FULLNAME: "7"}
+    # the route in the cluster, as the emulated Gateway controller reports it
+    live = requests.get(
+        f"{cluster.api}/apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}"
+        f"/httproutes/{FULLNAME}",
+        timeout=30,
+    )
+    live.raise_for_status()
+    ((parent),) = live.json()["status"]["parents"]
+    assert parent["parentRef"]["name"] == GATEWAY
+    assert {c["type"]: c["status"] for c in parent["conditions"]} == {
+        "Accepted": "True",
+        "ResolvedRefs": "True",
+    }

@@ -287,13 +287,27 @@ def test_helm_missing_is_exit_3_saying_how_to_install(project: Path, cli: CliRun
     assert "Traceback" not in result.stderr
 
 
-def test_helm_failing_is_exit_3_with_helms_message(project: Path, cli: CliRunner) -> None:
+def broken_chart(project: Path, template: str) -> None:
     chart = project / "broken"
     shutil.copytree(REPO / "charts" / "model-server", chart)
-    write_text(chart / "templates" / "boom.yaml", '{{ fail "the chart refuses: boom" }}\n')
+    write_text(chart / "templates" / "boom.yaml", template)
     write_text(project / "ci-plugins.yaml", CONFIG.replace("chart:\n", "chart:\n  path: broken\n"))
+
+
+def test_helm_failing_is_exit_3_with_helms_message(project: Path, cli: CliRunner) -> None:
+    broken_chart(project, "{{ .Values.model.name | nosuchfunction }}\n")
     result = render(cli, "--env", "dev", "--output-dir", "out")
     assert result.exit_code == 3
     assert "helm template" in result.stderr
-    assert "the chart refuses: boom" in result.stderr
+    assert 'function "nosuchfunction" not defined' in result.stderr
+    assert not (project / "out").exists()
+
+
+def test_a_chart_refusing_its_values_is_exit_2_with_the_charts_words(
+    project: Path, cli: CliRunner
+) -> None:
+    broken_chart(project, '{{ fail "the chart refuses: boom" }}\n')
+    result = render(cli, "--env", "dev", "--output-dir", "out")
+    assert result.exit_code == 2
+    assert "the chart refused its values: the chart refuses: boom" in result.stderr
     assert not (project / "out").exists()
