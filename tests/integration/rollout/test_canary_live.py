@@ -42,6 +42,8 @@ from tests.support.envrepo import (
 from tests.support.models import tiny_savedmodel
 from tests.support.verify import FAST_VERIFY
 
+pytestmark = pytest.mark.slow  # one story of about 3 minutes on one cluster
+
 ENV, NAMESPACE, APP = "prod", "ml-prod", "digits"
 RELEASE = f"environments/{ENV}/{APP}/release.yaml"
 MANIFESTS = f"environments/{ENV}/{APP}/manifests"
