@@ -6,12 +6,15 @@
 
 For any emulated cluster: `argocd_sync(url, env_repo, ...)` plays Argo CD once, as
 `ci-plugins-emulator sync` does, and `predict(client, ...)` POSTs a `:predict` through the
-API server's service proxy, as a client of the cluster would.
+API server's service proxy, as a client of the cluster would. `emulator_cli(...)` runs the
+`ci-plugins-emulator` command (up, down, sync) in a child process; `wait_for` polls.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,11 +29,39 @@ from ci_plugins_emulator.shapes import api_path
 from ci_plugins_emulator.simulator import Simulator
 from ci_plugins_emulator.timing import Timing
 
+from tests.support.cli import clean_env
+
 WEB_IMAGE = "example.test/web:1"
 WEB_DIR = Path(__file__).parent / "images" / "web"
 NAMESPACE = "ml-dev"
 FAST = Timing(resync=2.0, backoff=0.5, backoff_max=2.0, probe_period_max=0.3, oom_after=0.5)
 Obj = dict[str, Any]
+
+
+def emulator_cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`ci-plugins-emulator ARGS` in a child process with a clean environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "ci_plugins_emulator", *map(str, args)],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def wait_for(
+    what: str, check: Callable[[], Any], timeout: float = 30, *, interval: float = 0.2
+) -> Any:
+    """check()'s first truthy answer within timeout seconds (AssertionError naming what)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def web_container(name: str = "web", *, port: int = 8080, **extra: Any) -> Obj:
@@ -86,14 +117,7 @@ class Node:
         return self.get("Pod", name)
 
     def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = check()
-            if last:
-                return last
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+        return wait_for(what, check, timeout, interval=0.1)
 
     def container(self, pod: str, name: str, *, init: bool = False) -> Obj:
         key = "initContainerStatuses" if init else "containerStatuses"

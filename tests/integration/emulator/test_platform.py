@@ -7,10 +7,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,44 +21,22 @@ from ci_plugins.adapters import oci
 from ci_plugins.model.packaging import model_tarball, parse_registry
 from tests.support.cli import clean_env
 from tests.support.envrepo import make_bare_repo, seed_files
-from tests.support.node import WEB_DIR, WEB_IMAGE, web_container
+from tests.support.node import WEB_DIR, WEB_IMAGE, emulator_cli, wait_for, web_container
 
 NS = "ml-dev"
-
-
-def emulator(*args: str | Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ci_plugins_emulator", *map(str, args)],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     state = tmp_path_factory.mktemp("platform")
-    up = emulator("up", "--state-dir", state, "--run-image", f"{WEB_IMAGE}={WEB_DIR}")
+    up = emulator_cli("up", "--state-dir", state, "--run-image", f"{WEB_IMAGE}={WEB_DIR}")
     assert up.returncode == 0, up.stderr
     cluster = json.loads((state / "cluster.json").read_text())
     pids = [int((state / "emulator.pid").read_text())]
     try:
         yield {**cluster, "state": state, "pids": pids}
     finally:
-        down = emulator("down", "--state-dir", state)
+        down = emulator_cli("down", "--state-dir", state)
         assert down.returncode == 0, down.stderr
 
 
@@ -252,11 +229,11 @@ def test_sync_watch_applies_each_new_commit_and_reports_it_in_the_application(
 
 def test_down_stops_every_process_up_started(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    assert emulator("up", "--state-dir", state).returncode == 0
+    assert emulator_cli("up", "--state-dir", state).returncode == 0
     serve = int((state / "emulator.pid").read_text())
     children = _children(serve)
     assert len(children) >= 2  # docker-registry and prometheus
-    assert emulator("down", "--state-dir", state).returncode == 0
+    assert emulator_cli("down", "--state-dir", state).returncode == 0
     for pid in [serve, *children]:
         wait_for(f"pid {pid} gone", lambda pid=pid: not _alive(pid), timeout=20)
     assert not (state / "cluster.json").exists()

@@ -40,6 +40,7 @@ from tests.support.envrepo import (
     remote_yaml,
 )
 from tests.support.models import tiny_savedmodel
+from tests.support.node import emulator_cli
 from tests.support.verify import FAST_VERIFY
 
 pytestmark = pytest.mark.slow  # one story of about 3 minutes on one cluster
@@ -64,23 +65,12 @@ class Cluster:
     api: str
 
 
-def _emulator(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ci_plugins_emulator", *map(str, args)],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("canary")
     state = root / "cluster"
     env_repo = make_bare_repo(root / "env.git")
-    up = _emulator("up", "--state-dir", state)
+    up = emulator_cli("up", "--state-dir", state)
     assert up.returncode == 0, up.stderr
     watcher: subprocess.Popen[bytes] | None = None
     try:
@@ -105,7 +95,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         if watcher is not None:
             watcher.terminate()
             watcher.wait(timeout=30)
-        down = _emulator("down", "--state-dir", state)
+        down = emulator_cli("down", "--state-dir", state)
         assert down.returncode == 0, down.stderr
 
 
