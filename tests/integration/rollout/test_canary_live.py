@@ -125,7 +125,9 @@ def write_config(
                 "rollout": {"strategy": "canary", "steps": [50, 100], "traffic": traffic},
             }
         },
-        "verify": {"controller": {"kind": "argocd"}, **FAST_VERIFY},
+        # sync --watch polls every second and applies a commit in a few; on a loaded
+        # machine more than FAST_VERIFY's 3 s (a step's commit then seemed never synced)
+        "verify": {"controller": {"kind": "argocd"}, **FAST_VERIFY, "sync_timeout": 120},
         "analysis": analysis,
     }
     path = project / "ci-plugins.yaml"

@@ -84,7 +84,10 @@ def test_a_deleted_deployment_takes_its_replica_sets_and_pods_out_of_the_service
 
     node.wait_for("no ReplicaSet", lambda: not _items(node, "apps/v1", "ReplicaSet"))
     node.wait_for("no pod", lambda: not _pods_of(node, "canary-"))
-    assert node.simulator.kubelet.worker(NAMESPACE, pod["metadata"]["name"]) is None
+    name = pod["metadata"]["name"]  # the kubelet stops its process on its next pass
+    node.wait_for(
+        "the pod's process to stop", lambda: not node.simulator.kubelet.worker(NAMESPACE, name)
+    )
     code, body = node.proxy("canary", "healthz")
     assert code == 503, body
     assert body["message"] == 'no endpoints available for service "canary"'
