@@ -23,10 +23,10 @@ INSTALL_HINT = (
     "in a ci-plugins checkout: scripts/install-tools && source .tools/env.sh"
 )
 _SCHEMA_FAILURE = "values don't meet the specifications of the schema"
-# Helm 3.x/4.x list each violation as "- at '/service/port': got string, want integer"
-# (older releases: "- service.port: Invalid type. Expected: integer, given: string").
 # What `fail "..."` and `required "..."` in a template print (helm's engine).
 _TEMPLATE_REFUSAL = re.compile(r"execution error at \((?P<where>[^)]*)\): (?P<msg>.+)")
+# Helm 3.x/4.x list each violation as "- at '/service/port': got string, want integer"
+# (older releases: "- service.port: Invalid type. Expected: integer, given: string").
 _SCHEMA_LINE = re.compile(r"^-\s+(?:at\s+'(?P<pointer>[^']*)'|(?P<dotted>[^:\s]+)):\s*(?P<msg>.+)$")
 
 

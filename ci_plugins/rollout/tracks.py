@@ -66,7 +66,7 @@ def routed_split(total: int, weight: int) -> Split:
 
 
 def split_for(traffic: str, total: int, weight: int) -> Split:
-    return replica_split(total, weight) if traffic == "replicas" else routed_split(total, weight)
+    return routed_split(total, weight) if traffic in WEIGHTED_KIND else replica_split(total, weight)
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def render_step(
         "replicaCount": split.candidate,
         "model": chart.computed_values(guards.manifest_of(candidate))["model"],
     }
-    if traffic != "replicas":
+    if traffic in WEIGHTED_KIND:
         canary["weight"] = weight
     overrides = {"replicaCount": split.stable, "canary": canary}
     with tempfile.TemporaryDirectory(prefix="ci-plugins-canary-") as tmp:

@@ -162,10 +162,11 @@ class Simulator:
         level (a pruned Deployment's ReplicaSets, then their pods), as background deletion
         does. Without it a pruned canary's pods kept serving behind the Service (#12)."""
         while True:
-            alive = {obj.raw["metadata"].get("uid") for obj in self._alive()}
+            live = self._alive()
+            alive = {obj.raw["metadata"].get("uid") for obj in live}
             orphans = [
                 dict(obj.raw)
-                for obj in self._alive()
+                for obj in live
                 if (refs := obj.raw["metadata"].get("ownerReferences"))
                 and not any(ref.get("uid") in alive for ref in refs)
             ]

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from ci_plugins_emulator.argocd import EmulatorClient
 
 from ci_plugins.adapters import oci
 from ci_plugins.model import packaging
@@ -40,7 +41,7 @@ from tests.support.envrepo import (
     remote_yaml,
 )
 from tests.support.models import tiny_savedmodel
-from tests.support.node import emulator_cli
+from tests.support.node import emulator_cli, predict
 from tests.support.verify import FAST_VERIFY
 
 pytestmark = pytest.mark.slow  # one story of about 3 minutes on one cluster
@@ -208,16 +209,6 @@ def pods(cluster: Cluster, track: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def predict_through_the_service(cluster: Cluster) -> requests.Response:
-    return requests.post(
-        f"{cluster.api}/api/v1/namespaces/{NAMESPACE}/services/{FULLNAME}:http/proxy"
-        f"/v1/models/{APP}:predict",
-        data=GOOD_BODY,
-        headers={"Content-Type": "application/json"},
-        timeout=60,
-    )
-
-
 def assert_requests_add_up(step: dict[str, Any]) -> None:
     """The tracks' server-side counts are the requests the load sent in the window, split
     about evenly between the two pods behind the Service (each request counted once)."""
@@ -368,9 +359,12 @@ def test_a_candidate_that_never_becomes_healthy_is_aborted_on_health_with_stable
     assert after.keys() == stable.keys()
     (pod,) = after.values()
     assert [c["restartCount"] for c in pod["status"]["containerStatuses"]] == [0]
-    answer = predict_through_the_service(cluster)
-    assert answer.status_code == 200, answer.text
-    assert len(answer.json()["predictions"]) == 2
+    code, answer = predict(
+        EmulatorClient(cluster.api), namespace=NAMESPACE, service=FULLNAME, model=APP,
+        instances=json.loads(GOOD_BODY)["instances"],
+    )  # fmt: skip
+    assert code == 200, answer
+    assert len(answer["predictions"]) == 2
     # Fails fast: NoModel 3 s after TF Serving's first "No versions" line, not the startup
     # probe's 5 minutes nor the 600 s step timeout (measured on the busy 2-core machine:
     # 7 s from the promote commit to the abort commit in 2 runs; 12-16 s for this test).
